@@ -1,0 +1,45 @@
+# Two commands on a fresh machine:  make run   (the main job)   and   make test   (the tests).
+# Set-up is idempotent: a second call only checks that everything is in place.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+FASHION_MNIST_DEB := /usr/share/datasets/fashion-mnist
+
+# A real CIFAR-10 copy beside the checkout, where present, serves tests and local runs.
+CIFAR10_ARCHIVE := $(wildcard ../shared/data/cifar10-jpeg.tar.gz)
+ifneq ($(CIFAR10_ARCHIVE),)
+export CIFAR10_DIR ?= $(abspath $(CIFAR10_ARCHIVE))
+endif
+
+.PHONY: setup data run test clean
+
+setup: $(STAMP) data
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(PY) setup.cfg pyproject.toml
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# FashionMNIST from Debian's package where apt-get can install it; then decode and cache it.
+data: $(STAMP)
+	@if [ -z "$$FASHION_MNIST_DIR" ] && [ ! -e $(FASHION_MNIST_DEB)/train-images-idx3-ubyte.gz ] \
+	    && command -v apt-get >/dev/null; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist \
+	    || echo "warning: could not install dataset-fashion-mnist; see README, Data"; \
+	fi
+	$(PY) -m objectives.prepare_data fashion_mnist_lenet
+
+run: setup
+	$(PY) experiments/run_asha.py --workers 2
+
+test: setup
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

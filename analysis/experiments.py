@@ -1,0 +1,66 @@
+"""Find an experiment by name, name prefix, path or `latest`, and load it with Syne Tune.
+
+Loading goes through `syne_tune.experiments.load_experiment` with `load_tuner=False`: only
+`results.csv.zip` and `metadata.json` are read, never the pickled tuner.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+METADATA_FILE = "metadata.json"
+
+
+class ExperimentNotFound(Exception):
+    """The message says what was looked for and where."""
+
+
+def default_results_dir() -> Path:
+    return Path(os.environ.get("SYNETUNE_FOLDER", "~/syne-tune")).expanduser()
+
+
+def list_experiment_dirs(results_dir: Path) -> list[Path]:
+    """Experiment folders (those with a metadata.json), oldest first."""
+    if not results_dir.is_dir():
+        return []
+    found = [p for p in results_dir.iterdir() if (p / METADATA_FILE).is_file()]
+    return sorted(found, key=lambda p: ((p / METADATA_FILE).stat().st_mtime, p.name))
+
+
+def resolve_experiment(spec: str, results_dir: Path | None = None) -> Path:
+    """The folder of EXPERIMENT: a path, a name, a unique name prefix, or `latest`."""
+    results_dir = Path(results_dir) if results_dir else default_results_dir()
+    as_path = Path(spec).expanduser()
+    if as_path.is_dir() and (as_path / METADATA_FILE).is_file():
+        return as_path.resolve()
+    if as_path.is_dir():
+        raise ExperimentNotFound(f"{as_path} is a folder but not an experiment (no {METADATA_FILE})")
+    candidates = list_experiment_dirs(results_dir)
+    if not candidates:
+        raise ExperimentNotFound(
+            f"no experiments in {results_dir}: run a launcher first, or pass --results-dir"
+        )
+    if spec == "latest":
+        return candidates[-1]
+    exact = [p for p in candidates if p.name == spec]
+    if exact:
+        return exact[0]
+    matches = [p for p in candidates if p.name.startswith(spec)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ExperimentNotFound(
+            f"no experiment named {spec!r} (or starting so) in {results_dir}; "
+            f"the newest is {candidates[-1].name}"
+        )
+    names = ", ".join(p.name for p in matches[:5])
+    raise ExperimentNotFound(f"{spec!r} matches {len(matches)} experiments ({names}, ...): be more specific")
+
+
+def load(spec: str, results_dir: Path | None = None):
+    """`ExperimentResult` of Syne Tune for EXPERIMENT (results may be None if none were written)."""
+    from syne_tune.experiments import load_experiment
+
+    path = resolve_experiment(spec, results_dir)
+    return load_experiment(path.name, load_tuner=False, local_path=str(path.parent))

@@ -1,0 +1,78 @@
+"""Plot validation error of every trial against tuner time, with early stops and best-so-far.
+
+    python -m analysis.plot_learning_curves latest -o curves.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files, not windows: works on machines without a display
+import matplotlib.pyplot as plt  # noqa: E402
+
+from analysis.experiments import ExperimentNotFound, load  # noqa: E402
+from analysis.metrics import stopped_early  # noqa: E402
+
+
+def plot_learning_curves(experiment, ax=None):
+    """Draw on `ax` (a new figure if None) and return the figure.
+
+    `experiment` is a Syne Tune `ExperimentResult` (see `analysis.experiments.load`).
+    """
+    metadata = experiment.metadata or {}
+    results = experiment.results
+    metric = metadata.get("metric", "validation_error")
+    resource_attr = metadata.get("resource_attr", "epoch")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 5))
+    if results is None or results.empty:
+        ax.text(0.5, 0.5, "no results yet", ha="center", va="center", transform=ax.transAxes)
+        return ax.figure
+    results = results.sort_values("st_tuner_time")
+    max_t = int(metadata.get("max_epochs", results[resource_attr].max()))
+    stopped = stopped_early(results, resource_attr, max_t)
+    for trial_id, trial in results.groupby("trial_id"):
+        ax.plot(trial["st_tuner_time"], trial[metric], marker=".", linewidth=1, alpha=0.7)
+    last = results.groupby("trial_id").tail(1)
+    last_stopped = last[last["trial_id"].isin(stopped)]
+    ax.scatter(last_stopped["st_tuner_time"], last_stopped[metric], marker="x", color="black",
+               s=40, zorder=3, label=f"stopped early by {metadata.get('scheduler', 'scheduler')}")
+    ax.step(results["st_tuner_time"], results[metric].cummin(), where="post", color="red",
+            linewidth=2.5, zorder=4, label="best so far")
+    title = f"{metadata.get('objective', '')} - {metadata.get('scheduler', '')} - {experiment.name}"
+    if metadata.get("smoke"):
+        title += " (synthetic data)"
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("tuner time (s)")
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right")
+    return ax.figure
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="Plot learning curves of one experiment.")
+    parser.add_argument("experiment", help="name, unique name prefix, path, or 'latest'")
+    parser.add_argument("-o", "--output", type=Path, default=None,
+                        help="PNG file to write (default: learning_curves.png in the experiment folder)")
+    parser.add_argument("--results-dir", type=Path, default=None,
+                        help="where experiments are (default $SYNETUNE_FOLDER or ~/syne-tune)")
+    args = parser.parse_args(argv)
+    try:
+        experiment = load(args.experiment, args.results_dir)
+    except ExperimentNotFound as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    output = args.output or Path(experiment.path) / "learning_curves.png"
+    figure = plot_learning_curves(experiment)
+    figure.tight_layout()
+    figure.savefig(output, dpi=120)
+    print(f"wrote {output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Summarise one experiment: trials, early stops, best configuration, test error, utilization.
+
+    python -m analysis.summarize latest
+    python -m analysis.summarize asha-fashion-mnist-lenet --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from analysis.experiments import ExperimentNotFound, load, resolve_experiment
+from analysis.metrics import (
+    hyperparameter_columns,
+    stopped_early,
+    trial_segments,
+    wallclock_seconds,
+    worker_utilization,
+)
+
+
+def _clean(value):
+    """JSON-friendly: numpy scalars to Python, NaN to None."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
+    """The summary of EXPERIMENT (name, prefix, path or `latest`) as a flat dict."""
+    experiment = load(str(spec), results_dir)
+    metadata = experiment.metadata or {}
+    results = experiment.results
+    metric = metadata.get("metric", "validation_error")
+    resource_attr = metadata.get("resource_attr", "epoch")
+    n_workers = int(metadata.get("n_workers", 1))
+    segments = trial_segments(results, metadata)
+    wallclock = wallclock_seconds(results, segments)
+    summary = {
+        "name": experiment.name,
+        "path": str(resolve_experiment(str(spec), results_dir)),
+        "objective": metadata.get("objective"),
+        "scheduler": metadata.get("scheduler"),
+        "n_workers": n_workers,
+        "smoke": metadata.get("smoke", False),
+        "trials": 0,
+        "trials_stopped_early": 0,
+        "epochs_total": 0,
+        "best_validation_error": None,
+        "best_trial_id": None,
+        "best_config": None,
+        "test_error": _clean(metadata.get("test_error")),
+        "wallclock_s": round(wallclock, 2),
+        "worker_utilization": None,
+        "partial": results is None or "test_error" not in metadata,
+    }
+    if results is None or results.empty or metric not in results:
+        return summary
+    best = results.loc[results[metric].idxmin()]
+    max_t = int(metadata.get("max_epochs", results[resource_attr].max()))
+    utilization = worker_utilization(segments, n_workers, wallclock)
+    summary.update(
+        trials=int(results["trial_id"].nunique()),
+        trials_stopped_early=len(stopped_early(results, resource_attr, max_t)),
+        epochs_total=int(len(results)),
+        best_validation_error=_clean(best[metric]),
+        best_trial_id=int(best["trial_id"]),
+        best_config={c[len("config_"):]: _clean(best[c]) for c in hyperparameter_columns(results)},
+        worker_utilization=None if utilization is None else round(utilization, 4),
+    )
+    return summary
+
+
+def format_summary(summary: dict) -> str:
+    def show(value):
+        if isinstance(value, float):
+            return f"{value:.4f}"
+        if isinstance(value, dict):
+            return ", ".join(f"{k}={show(v)}" for k, v in value.items())
+        return "-" if value is None else str(value)
+
+    width = max(len(key) for key in summary)
+    return "\n".join(f"{key:<{width}}  {show(value)}" for key, value in summary.items())
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="Summarise one experiment.")
+    parser.add_argument("experiment", help="name, unique name prefix, path, or 'latest'")
+    parser.add_argument("--results-dir", type=Path, default=None,
+                        help="where experiments are (default $SYNETUNE_FOLDER or ~/syne-tune)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    try:
+        summary = summarize_experiment(args.experiment, args.results_dir)
+    except ExperimentNotFound as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    print(json.dumps(summary, indent=1) if args.json else format_summary(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Launchers and schedulers: build a Syne Tune tuner for an objective and run it."""

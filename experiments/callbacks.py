@@ -1,0 +1,109 @@
+"""Tuner callbacks: a worker timeline for the analysis, and progress lines for the user."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from syne_tune.backend.trial_status import Status
+from syne_tune.optimizer.scheduler import SchedulerDecision
+from syne_tune.tuner_callback import TunerCallback
+
+from experiments.metadata import update_metadata
+
+ENDED = {Status.completed, Status.failed, Status.stopped, Status.paused}
+
+
+class WorkerTimeline(TunerCallback):
+    """Records when each trial ran and on which worker slot, in tuner time (seconds).
+
+    Syne Tune does not number its local workers, so slots are assigned here: a starting (or
+    resumed) trial takes the lowest free slot. At the end the timeline is written into the
+    experiment's metadata.json as `trial_timeline`: a list of
+    `{trial_id, worker, start_s, end_s, status}` (one entry per run of a trial; a paused and
+    resumed trial has several).
+    """
+
+    def __init__(self):
+        self.segments: list[dict] = []
+        self.open: dict[int, dict] = {}  # trial_id -> its running segment
+        self.start = None
+        self.tuner = None
+
+    def now(self) -> float:
+        return time.perf_counter() - self.start
+
+    def on_tuning_start(self, tuner):
+        self.tuner = tuner
+        self.start = time.perf_counter()
+
+    def _begin(self, trial):
+        busy = {segment["worker"] for segment in self.open.values()}
+        worker = next(i for i in range(len(busy) + 1) if i not in busy)
+        segment = {"trial_id": trial.trial_id, "worker": worker, "start_s": self.now(),
+                   "end_s": None, "status": Status.in_progress}
+        self.open[trial.trial_id] = segment
+        self.segments.append(segment)
+
+    def _end(self, trial_id: int, status: str):
+        segment = self.open.pop(trial_id, None)
+        if segment is not None:
+            segment["end_s"] = self.now()
+            segment["status"] = status
+
+    def on_start_trial(self, trial):
+        self._begin(trial)
+
+    def on_resume_trial(self, trial):
+        self._begin(trial)
+
+    def on_trial_result(self, trial, status, result, decision):
+        if decision == SchedulerDecision.STOP:
+            self._end(trial.trial_id, Status.stopped)
+        elif decision == SchedulerDecision.PAUSE:
+            self._end(trial.trial_id, Status.paused)
+
+    def on_fetch_status_results(self, trial_status_dict, new_results):
+        for trial_id, (_, status) in trial_status_dict.items():
+            if status in ENDED:
+                self._end(trial_id, status)
+
+    def on_tuning_end(self):
+        # Trials still running now are killed by the tuner right after this call.
+        for trial_id in list(self.open):
+            self._end(trial_id, "Killed")
+        if self.tuner is not None:
+            update_metadata(self.tuner.tuner_path, trial_timeline=self.segments)
+
+
+class ProgressPrinter(TunerCallback):
+    """One line per trial that stops or improves on the best, so a long run shows progress."""
+
+    def __init__(self, metric: str, resource_attr: str, max_t: int, scheduler_name: str):
+        self.metric = metric
+        self.resource_attr = resource_attr
+        self.max_t = max_t
+        self.scheduler_name = scheduler_name
+        self.best = math.inf
+        self.start = None
+        self.stopped = 0
+
+    def on_tuning_start(self, tuner):
+        self.start = time.perf_counter()
+
+    def _say(self, text: str):
+        print(f"[{time.perf_counter() - self.start:7.1f}s] {text}", flush=True)
+
+    def on_trial_result(self, trial, status, result, decision):
+        value = result.get(self.metric)
+        level = result.get(self.resource_attr)
+        if value is not None and value < self.best:
+            self.best = value
+            self._say(f"trial {trial.trial_id} epoch {level}: new best {self.metric} {value:.4f}")
+        if decision == SchedulerDecision.STOP and level is not None and level < self.max_t:
+            self.stopped += 1
+            self._say(
+                f"trial {trial.trial_id} stopped by {self.scheduler_name} at {self.resource_attr} "
+                f"{level} ({self.metric} {value:.4f}); {self.stopped} stopped early so far, "
+                f"best {self.best:.4f}"
+            )

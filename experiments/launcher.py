@@ -1,0 +1,305 @@
+"""The one builder behind every launcher: flags -> objective, scheduler, backend, tuner -> run.
+
+`run_asha.py` and the other launchers differ only in the scheduler's name, looked up in
+`experiments.schedulers.SCHEDULERS`. Everything the user passes is checked before anything is
+written, so bad input exits with code 2 and a one-line message, leaving no half-made
+experiment behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from objectives import OBJECTIVES, TRIAL_SETTINGS
+
+# Seconds the tuner sleeps when every worker is busy. Syne Tune's default (5 s) leaves a freed
+# worker idle for up to 5 s and lands STOP decisions late; polling the trials' output files
+# 5 times a second costs the tuner a few percent of one core.
+TUNER_SLEEP_S = 0.2
+METRIC = "validation_error"
+RESOURCE_ATTR = "epoch"
+
+
+class UsageError(Exception):
+    """Bad input: the message names the problem and the fix."""
+
+
+def default_results_dir() -> Path:
+    """Where Syne Tune (and so `load_experiment`) looks by default."""
+    return Path(os.environ.get("SYNETUNE_FOLDER", "~/syne-tune")).expanduser()
+
+
+def count_gpus() -> int:
+    import torch
+
+    return torch.cuda.device_count()
+
+
+def build_parser(scheduler: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--objective", default="fashion_mnist_lenet",
+                        help=f"what to tune: {', '.join(OBJECTIVES)} (default %(default)s)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="trials run at once (default: number of GPUs, 1 without GPU)")
+    parser.add_argument("--max-wallclock-time", type=float, default=720.0,
+                        help="tuning budget in seconds (default %(default)s)")
+    parser.add_argument("--max-epochs", type=int, default=None,
+                        help="epochs of a fully trained trial, max_t (default: the objective's)")
+    parser.add_argument("--grace-period", type=int, default=2,
+                        help="r_min: epochs before the first rung (default %(default)s)")
+    parser.add_argument("--reduction-factor", type=int, default=2,
+                        help="eta: 1/eta of a rung is promoted (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    parser.add_argument("--data-dir", default=None, help="where the data set is (see README)")
+    parser.add_argument("--results-dir", type=Path, default=None,
+                        help="where experiments are written (default $SYNETUNE_FOLDER or ~/syne-tune)")
+    parser.add_argument("--experiment-name", default=None,
+                        help="name prefix; a timestamp is appended (default: SCHEDULER-OBJECTIVE)")
+    parser.add_argument("--max-failures", type=int, default=20,
+                        help="failed trials tolerated before tuning is aborted (default %(default)s)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="synthetic data shaped like the real set: a quick check of the set-up")
+    parser.add_argument("--metadata", action="append", default=[], metavar="KEY=VALUE",
+                        help=argparse.SUPPRESS)  # used by compare.py to tag its runs
+    parser.set_defaults(scheduler=scheduler)
+    return parser
+
+
+@dataclass
+class Plan:
+    """Everything a run needs, checked and resolved; nothing has been written yet."""
+
+    objective: object
+    scheduler: str
+    n_workers: int
+    n_gpus: int
+    threads_per_trial: int
+    max_epochs: int
+    data_file: str
+    results_dir: Path
+    experiment_name: str
+    args: argparse.Namespace
+
+
+def check_args(args: argparse.Namespace) -> None:
+    from experiments.schedulers import SCHEDULERS
+
+    if args.objective not in OBJECTIVES:
+        raise UsageError(f"unknown objective {args.objective!r}: choose one of {', '.join(OBJECTIVES)}")
+    if args.scheduler not in SCHEDULERS:
+        raise UsageError(f"unknown scheduler {args.scheduler!r}: choose one of {', '.join(SCHEDULERS)}")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: need at least 1 worker")
+    if not args.max_wallclock_time > 0:
+        raise UsageError(f"--max-wallclock-time {args.max_wallclock_time}: the budget must be positive")
+    if args.max_epochs is not None and args.max_epochs < 1:
+        raise UsageError(f"--max-epochs {args.max_epochs}: must be at least 1")
+    if args.reduction_factor < 2:
+        raise UsageError(f"--reduction-factor {args.reduction_factor}: must be at least 2")
+    if args.max_failures < 0:
+        raise UsageError(f"--max-failures {args.max_failures}: must be 0 or more")
+    if args.experiment_name is not None and not all(
+        c.isalnum() or c == "-" for c in args.experiment_name
+    ):
+        raise UsageError(f"--experiment-name {args.experiment_name!r}: use letters, digits and '-' only")
+
+
+def check_results_dir(results_dir: Path) -> None:
+    if " " in str(results_dir):
+        # PythonBackend passes paths on a command line split at spaces
+        raise UsageError(f"--results-dir {results_dir}: the path must not contain spaces")
+    probe = results_dir
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"--results-dir {results_dir}: cannot write there; choose a writable folder")
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    """Check every input and find the data; raises UsageError or DataNotFoundError."""
+    from objectives import load_objective
+    from objectives.data import SMOKE
+
+    check_args(args)
+    objective = load_objective(args.objective)
+    max_epochs = args.max_epochs or objective.max_epochs
+    if not 1 <= args.grace_period <= max_epochs:
+        raise UsageError(
+            f"--grace-period {args.grace_period}: must be between 1 and the maximum number of "
+            f"epochs ({max_epochs})"
+        )
+    results_dir = (args.results_dir or default_results_dir()).expanduser().resolve()
+    check_results_dir(results_dir)
+    data_file = SMOKE if args.smoke else str(objective.prepare_data(args.data_dir))
+    if " " in data_file:
+        raise UsageError(f"data cache {data_file}: the path must not contain spaces ($HPO_CACHE_DIR)")
+    n_gpus = count_gpus()
+    n_workers = args.workers or max(n_gpus, 1)
+    threads = 1 if n_gpus else max(1, (os.cpu_count() or 1) // n_workers)
+    name = args.experiment_name or f"{args.scheduler}-{args.objective}".replace("_", "-")
+    return Plan(objective, args.scheduler, n_workers, n_gpus, threads, max_epochs, data_file,
+                results_dir, name, args)
+
+
+def config_space_of(plan: Plan) -> dict:
+    """The objective's search space plus the fixed settings every trial receives."""
+    settings = {
+        "objective": plan.objective.name,
+        "data_file": plan.data_file,
+        "max_epochs": plan.max_epochs,
+        "num_threads": plan.threads_per_trial,
+        "seed": plan.args.seed,
+        # Present as a key so PythonBackend passes each trial its checkpoint folder; the value
+        # is replaced by the real path.
+        "st_checkpoint_dir": "unused",
+    }
+    assert set(settings) == set(TRIAL_SETTINGS)
+    return {**plan.objective.search_space, **settings}
+
+
+def versions() -> dict:
+    import numpy
+    import pandas
+    import syne_tune
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "syne_tune": syne_tune.__version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "pandas": pandas.__version__,
+    }
+
+
+def metadata_of(plan: Plan) -> dict:
+    args = {key: (str(value) if isinstance(value, Path) else value)
+            for key, value in vars(plan.args).items() if key != "metadata"}
+    extra = dict(item.split("=", 1) for item in plan.args.metadata)
+    return {
+        "objective": plan.objective.name,
+        "scheduler": plan.scheduler,
+        "seed": plan.args.seed,
+        "n_workers": plan.n_workers,
+        "n_gpus": plan.n_gpus,
+        "threads_per_trial": plan.threads_per_trial,
+        "max_epochs": plan.max_epochs,
+        "grace_period": plan.args.grace_period,
+        "reduction_factor": plan.args.reduction_factor,
+        "max_wallclock_time": plan.args.max_wallclock_time,
+        "metric": METRIC,
+        "mode": "min",
+        "resource_attr": RESOURCE_ATTR,
+        "smoke": plan.args.smoke,
+        "data_file": plan.data_file,
+        "flags": args,
+        "versions": versions(),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        **extra,
+    }
+
+
+def build_tuner(plan: Plan):
+    from syne_tune import StoppingCriterion, Tuner
+    from syne_tune.backend import PythonBackend
+    from syne_tune.results_callback import StoreResultsCallback
+    from syne_tune.tuner_logger import TunerLogger
+
+    from experiments.callbacks import ProgressPrinter, WorkerTimeline
+    from experiments.schedulers import SCHEDULERS, SchedulerArgs
+    from objectives import trial_entry_point
+
+    config_space = config_space_of(plan)
+    scheduler = SCHEDULERS[plan.scheduler](
+        SchedulerArgs(
+            config_space=config_space,
+            metric=METRIC,
+            do_minimize=True,
+            resource_attr=RESOURCE_ATTR,
+            max_t=plan.max_epochs,
+            grace_period=plan.args.grace_period,
+            reduction_factor=plan.args.reduction_factor,
+            seed=plan.args.seed,
+            points_to_evaluate=[dict(plan.objective.default_config)],
+        )
+    )
+    # Tuner and backend take their folder from $SYNETUNE_FOLDER
+    os.environ["SYNETUNE_FOLDER"] = str(plan.results_dir)
+    # rotate_gpus probes nvidia-smi and gives each trial its own GPU; without GPUs skip it.
+    backend = PythonBackend(trial_entry_point, config_space, rotate_gpus=plan.n_gpus > 0)
+    return Tuner(
+        trial_backend=backend,
+        scheduler=scheduler,
+        stop_criterion=StoppingCriterion(max_wallclock_time=plan.args.max_wallclock_time),
+        n_workers=plan.n_workers,
+        sleep_time=TUNER_SLEEP_S,
+        max_failures=plan.args.max_failures,
+        tuner_name=plan.experiment_name,
+        metadata=metadata_of(plan),
+        callbacks=[
+            StoreResultsCallback(),
+            WorkerTimeline(),
+            ProgressPrinter(METRIC, RESOURCE_ATTR, plan.max_epochs, plan.scheduler),
+        ],
+        print_update_interval=max(30.0, plan.args.max_wallclock_time / 10),
+        output_logger=TunerLogger(use_colors=sys.stdout.isatty(), use_emojis=False),
+    )
+
+
+def evaluate_best_on_test(plan: Plan, experiment_dir: Path) -> dict:
+    """Test error of the best trial's last checkpoint; recorded in metadata.json."""
+    from syne_tune.experiments import load_experiment
+
+    results = load_experiment(experiment_dir.name, local_path=str(experiment_dir.parent)).results
+    if results is None or results.empty or METRIC not in results:
+        return {"test_error": None, "best_trial_id": None}
+    best = results.loc[results[METRIC].idxmin()]
+    trial_id = int(best["trial_id"])
+    hyperparameters = {name: best[f"config_{name}"] for name in plan.objective.search_space}
+    checkpoint_dir = experiment_dir / str(trial_id) / "checkpoints"
+    try:
+        test_error = plan.objective.test_error(hyperparameters, str(checkpoint_dir), plan.data_file)
+    except FileNotFoundError:
+        test_error = None  # the best trial was killed before its first checkpoint
+    return {"test_error": test_error, "best_trial_id": trial_id}
+
+
+def run(plan: Plan) -> Path:
+    """Run the tuner, then evaluate the best trial on the test split; return the folder."""
+    from experiments.metadata import update_metadata
+
+    tuner = build_tuner(plan)
+    tuner.run()
+    experiment_dir = Path(tuner.tuner_path)
+    update_metadata(experiment_dir, **evaluate_best_on_test(plan, experiment_dir))
+    return experiment_dir
+
+
+def main(scheduler: str, description: str, argv=None) -> Path:
+    from objectives.data import DataNotFoundError
+
+    args = build_parser(scheduler, description).parse_args(argv)
+    try:
+        plan = make_plan(args)
+    except (UsageError, DataNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    print(
+        f"Tuning {plan.objective.name} with {plan.scheduler}: {plan.n_workers} worker(s), "
+        f"{plan.threads_per_trial} thread(s) per trial, {plan.args.max_wallclock_time:g} s budget, "
+        f"{'synthetic' if plan.args.smoke else 'real'} data",
+        flush=True,
+    )
+    experiment_dir = run(plan)
+
+    from analysis.summarize import format_summary, summarize_experiment
+
+    print()
+    print(format_summary(summarize_experiment(experiment_dir)))
+    print(f"\nExperiment {experiment_dir.name} written to {experiment_dir}")
+    return experiment_dir

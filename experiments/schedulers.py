@@ -1,0 +1,44 @@
+"""Registry of schedulers the launchers accept by name.
+
+Each entry builds a Syne Tune scheduler from one `SchedulerArgs`; adding a scheduler to the
+suite is one entry here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class SchedulerArgs:
+    config_space: dict[str, Any]
+    metric: str
+    do_minimize: bool
+    resource_attr: str  # the reported fidelity, e.g. "epoch"
+    max_t: int
+    grace_period: int
+    reduction_factor: int
+    seed: int
+    points_to_evaluate: list[dict]
+
+
+def build_asha(a: SchedulerArgs):
+    from syne_tune.optimizer.baselines import ASHA
+
+    return ASHA(
+        a.config_space,
+        metric=a.metric,
+        time_attr=a.resource_attr,
+        max_t=a.max_t,
+        do_minimize=a.do_minimize,
+        random_seed=a.seed,
+        grace_period=a.grace_period,
+        reduction_factor=a.reduction_factor,
+        points_to_evaluate=a.points_to_evaluate,
+    )
+
+
+SCHEDULERS: dict[str, Callable[[SchedulerArgs], Any]] = {
+    "asha": build_asha,
+}

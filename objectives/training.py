@@ -1,0 +1,166 @@
+"""The training loop both objectives share: epochs over in-memory tensors, a checkpoint after
+every epoch, and one report per epoch through Syne Tune's `Reporter`.
+
+Batches are sliced by index from uint8 tensors and converted to float per batch, so there is no
+per-sample Python pipeline. A restarted trial (paused and resumed, or interrupted) loads its
+checkpoint and continues at the next epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from objectives.data import Splits
+
+CHECKPOINT_NAME = "checkpoint.pt"
+EVAL_BATCH_SIZE = 2048  # large: evaluation has no gradient memory to hold
+
+
+@dataclass
+class TrialSetup:
+    """What the training loop needs besides the model."""
+
+    max_epochs: int
+    batch_size: int
+    checkpoint_dir: str | None
+    num_threads: int
+
+
+def choose_device() -> torch.device:
+    """The GPU given to this trial (PythonBackend sets CUDA_VISIBLE_DEVICES), else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def set_threads(num_threads: int) -> None:
+    # Syne Tune sets OMP_NUM_THREADS=1 for every trial; the launcher instead hands each trial
+    # its fair share of the cores, so the machine is neither idle nor oversubscribed.
+    if num_threads > 0:
+        torch.set_num_threads(num_threads)
+
+
+def to_float(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> normalised float32."""
+    return (images.float().div_(255.0) - mean) / std
+
+
+@torch.no_grad()
+def evaluate(model, images, labels, mean, std) -> tuple[float, float]:
+    """(error, loss): sample-weighted over the whole split, in large batches."""
+    model.eval()
+    wrong, loss_sum = 0, 0.0
+    for start in range(0, len(images), EVAL_BATCH_SIZE):
+        x = to_float(images[start : start + EVAL_BATCH_SIZE], mean, std)
+        y = labels[start : start + EVAL_BATCH_SIZE]
+        logits = model(x)
+        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+        wrong += (logits.argmax(dim=1) != y).sum().item()
+    model.train()
+    return wrong / len(images), loss_sum / len(images)
+
+
+def save_checkpoint(checkpoint_dir: str, epoch: int, model, optimizer) -> None:
+    """Write atomically: a trial killed mid-write leaves the previous checkpoint intact."""
+    folder = Path(checkpoint_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / (CHECKPOINT_NAME + ".tmp")
+    state = {
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "rng": torch.get_rng_state(),
+    }
+    torch.save(state, tmp)
+    os.replace(tmp, folder / CHECKPOINT_NAME)
+
+
+def load_checkpoint(checkpoint_dir: str | None) -> dict | None:
+    if not checkpoint_dir:
+        return None
+    path = Path(checkpoint_dir) / CHECKPOINT_NAME
+    if not path.exists():
+        return None
+    # weights_only: a checkpoint is data, never code
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def train(
+    model: torch.nn.Module,
+    make_optimizer: Callable[[torch.nn.Module], torch.optim.Optimizer],
+    splits: Splits,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    setup: TrialSetup,
+    report: Callable[..., None],
+) -> None:
+    """Train for `setup.max_epochs` epochs, reporting after each one.
+
+    Reports `epoch`, `validation_error`, `validation_loss`, `train_loss` and `epoch_time_s`.
+    A diverged run (non-finite loss) reports validation error 1.0 and returns.
+    """
+    set_threads(setup.num_threads)
+    device = choose_device()
+    model = model.to(device)
+    optimizer = make_optimizer(model)
+    first_epoch = 1
+    state = load_checkpoint(setup.checkpoint_dir)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        first_epoch = state["epoch"] + 1
+
+    mean_t = torch.tensor(mean, device=device).view(1, -1, 1, 1)
+    std_t = torch.tensor(std, device=device).view(1, -1, 1, 1)
+    train_x, train_y = splits.train_x.to(device), splits.train_y.to(device)
+    val_x, val_y = splits.val_x.to(device), splits.val_y.to(device)
+    n = len(train_x)
+
+    for epoch in range(first_epoch, setup.max_epochs + 1):
+        started = time.perf_counter()
+        model.train()
+        order = torch.randperm(n, device=device)
+        loss_sum = torch.zeros((), device=device)
+        for start in range(0, n, setup.batch_size):
+            idx = order[start : start + setup.batch_size]
+            loss = F.cross_entropy(model(to_float(train_x[idx], mean_t, std_t)), train_y[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach() * len(idx)
+        train_loss = loss_sum.item() / n
+        if not math.isfinite(train_loss):
+            report(epoch=epoch, validation_error=1.0, validation_loss=float("nan"),
+                   train_loss=float("nan"), epoch_time_s=time.perf_counter() - started,
+                   diverged=1)
+            return
+        validation_error, validation_loss = evaluate(model, val_x, val_y, mean_t, std_t)
+        epoch_time = time.perf_counter() - started
+        if setup.checkpoint_dir:
+            save_checkpoint(setup.checkpoint_dir, epoch, model, optimizer)
+        report(
+            epoch=epoch,
+            validation_error=validation_error,
+            validation_loss=validation_loss,
+            train_loss=train_loss,
+            epoch_time_s=epoch_time,
+        )
+
+
+def test_error_of_checkpoint(model, checkpoint_dir: str, splits: Splits, mean, std) -> float:
+    """Error on the test split of the weights in a trial's checkpoint."""
+    state = load_checkpoint(checkpoint_dir)
+    if state is None:
+        raise FileNotFoundError(f"no checkpoint in {checkpoint_dir}")
+    model.load_state_dict(state["model"])
+    mean_t = torch.tensor(mean).view(1, -1, 1, 1)
+    std_t = torch.tensor(std).view(1, -1, 1, 1)
+    error, _ = evaluate(model, splits.test_x, splits.test_y, mean_t, std_t)
+    return error
