@@ -9,13 +9,10 @@ import argparse
 import sys
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")  # files, not windows: works on machines without a display
-import matplotlib.pyplot as plt  # noqa: E402
-
-from analysis.experiments import ExperimentNotFound, load  # noqa: E402
-from analysis.metrics import stopped_early  # noqa: E402
+from analysis.experiments import ExperimentNotFound, load
+from analysis.metrics import stopped_early
 
 
 def plot_learning_curves(experiment, ax=None):
@@ -35,14 +32,15 @@ def plot_learning_curves(experiment, ax=None):
     results = results.sort_values("st_tuner_time")
     max_t = int(metadata.get("max_epochs", results[resource_attr].max()))
     stopped = stopped_early(results, resource_attr, max_t)
-    for trial_id, trial in results.groupby("trial_id"):
-        ax.plot(trial["st_tuner_time"], trial[metric], marker=".", linewidth=1, alpha=0.7)
+    for i, (_, trial) in enumerate(results.groupby("trial_id")):
+        ax.plot(trial["st_tuner_time"], trial[metric], marker=".", linewidth=1, alpha=0.7,
+                label="one line per trial" if i == 0 else None)
     last = results.groupby("trial_id").tail(1)
     last_stopped = last[last["trial_id"].isin(stopped)]
     ax.scatter(last_stopped["st_tuner_time"], last_stopped[metric], marker="x", color="black",
                s=40, zorder=3, label=f"stopped early by {metadata.get('scheduler', 'scheduler')}")
     ax.step(results["st_tuner_time"], results[metric].cummin(), where="post", color="red",
-            linewidth=2.5, zorder=4, label="best so far")
+            linewidth=2, alpha=0.8, zorder=4, label="best so far")
     title = f"{metadata.get('objective', '')} - {metadata.get('scheduler', '')} - {experiment.name}"
     if metadata.get("smoke"):
         title += " (synthetic data)"
@@ -50,7 +48,8 @@ def plot_learning_curves(experiment, ax=None):
     ax.set_xlabel("tuner time (s)")
     ax.set_ylabel(metric.replace("_", " "))
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper right")
+    # below the axes: inside, it would hide late trials and their stop marks
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, frameon=False)
     return ax.figure
 
 
@@ -68,6 +67,7 @@ def main(argv=None) -> None:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     output = args.output or Path(experiment.path) / "learning_curves.png"
+    plt.switch_backend("Agg")  # a file, not a window: also works without a display
     figure = plot_learning_curves(experiment)
     figure.tight_layout()
     figure.savefig(output, dpi=120)

@@ -46,20 +46,38 @@ def set_threads(num_threads: int) -> None:
         torch.set_num_threads(num_threads)
 
 
+def use_bf16(device: torch.device) -> bool:
+    """Compute in bfloat16 (autocast) where the hardware does so natively.
+
+    On CPUs with AVX512-BF16/AMX this makes a LeNet epoch about 20% faster with the same
+    validation error (experiments/bench.py measures it); elsewhere bf16 would be emulated and
+    slower, so fp32 is kept. `HPO_PRECISION=fp32` (or `bf16`) overrides the choice.
+    """
+    forced = os.environ.get("HPO_PRECISION")
+    if forced in ("fp32", "bf16"):
+        return forced == "bf16"
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    native = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    return bool(native())
+
+
 def to_float(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """uint8 (N, C, H, W) -> normalised float32."""
-    return (images.float().div_(255.0) - mean) / std
+    """uint8 (N, C, H, W) -> normalised float32, channels-last (faster convolutions)."""
+    x = (images.float().div_(255.0) - mean) / std
+    return x.contiguous(memory_format=torch.channels_last)
 
 
 @torch.no_grad()
-def evaluate(model, images, labels, mean, std) -> tuple[float, float]:
+def evaluate(model, images, labels, mean, std, bf16: bool = False) -> tuple[float, float]:
     """(error, loss): sample-weighted over the whole split, in large batches."""
     model.eval()
     wrong, loss_sum = 0, 0.0
     for start in range(0, len(images), EVAL_BATCH_SIZE):
         x = to_float(images[start : start + EVAL_BATCH_SIZE], mean, std)
         y = labels[start : start + EVAL_BATCH_SIZE]
-        logits = model(x)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+            logits = model(x).float()
         loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
         wrong += (logits.argmax(dim=1) != y).sum().item()
     model.train()
@@ -107,7 +125,8 @@ def train(
     """
     set_threads(setup.num_threads)
     device = choose_device()
-    model = model.to(device)
+    bf16 = use_bf16(device)
+    model = model.to(device, memory_format=torch.channels_last)
     optimizer = make_optimizer(model)
     first_epoch = 1
     state = load_checkpoint(setup.checkpoint_dir)
@@ -130,7 +149,9 @@ def train(
         loss_sum = torch.zeros((), device=device)
         for start in range(0, n, setup.batch_size):
             idx = order[start : start + setup.batch_size]
-            loss = F.cross_entropy(model(to_float(train_x[idx], mean_t, std_t)), train_y[idx])
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                logits = model(to_float(train_x[idx], mean_t, std_t))
+            loss = F.cross_entropy(logits.float(), train_y[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -141,7 +162,7 @@ def train(
                    train_loss=float("nan"), epoch_time_s=time.perf_counter() - started,
                    diverged=1)
             return
-        validation_error, validation_loss = evaluate(model, val_x, val_y, mean_t, std_t)
+        validation_error, validation_loss = evaluate(model, val_x, val_y, mean_t, std_t, bf16)
         epoch_time = time.perf_counter() - started
         if setup.checkpoint_dir:
             save_checkpoint(setup.checkpoint_dir, epoch, model, optimizer)
@@ -160,7 +181,8 @@ def test_error_of_checkpoint(model, checkpoint_dir: str, splits: Splits, mean, s
     if state is None:
         raise FileNotFoundError(f"no checkpoint in {checkpoint_dir}")
     model.load_state_dict(state["model"])
+    model = model.to(memory_format=torch.channels_last)
     mean_t = torch.tensor(mean).view(1, -1, 1, 1)
     std_t = torch.tensor(std).view(1, -1, 1, 1)
-    error, _ = evaluate(model, splits.test_x, splits.test_y, mean_t, std_t)
+    error, _ = evaluate(model, splits.test_x, splits.test_y, mean_t, std_t, use_bf16(torch.device("cpu")))
     return error

@@ -1,0 +1,98 @@
+"""The ASHA launcher end to end: real Tuner, real PythonBackend subprocess trials."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from analysis.metrics import stopped_early
+from tests.conftest import read_metadata, run_launcher, run_script
+from tests.test_data import needs_debian_fashion_mnist
+
+
+def results_of(experiment) -> pd.DataFrame:
+    return pd.read_csv(experiment / "results.csv.zip")
+
+
+def test_asha_stops_trials_only_at_rungs(smoke_experiment):
+    results = results_of(smoke_experiment)
+    stopped = stopped_early(results, "epoch", 8)
+    assert stopped, "ASHA stopped no trial early"
+    last_epoch = results.groupby("trial_id")["epoch"].max()
+    # grace period 1, reduction factor 2, max 8 epochs: rungs at epochs 1, 2 and 4
+    assert {int(last_epoch[t]) for t in stopped} <= {1, 2, 4}
+    assert results["trial_id"].nunique() >= 5
+
+
+def test_every_validation_error_is_in_unit_interval(smoke_experiment):
+    errors = results_of(smoke_experiment)["validation_error"]
+    assert len(errors) > 0
+    assert errors.between(0.0, 1.0).all()
+
+
+def test_metadata_records_the_run(smoke_experiment):
+    metadata = read_metadata(smoke_experiment)
+    assert metadata["objective"] == "fashion_mnist_lenet"
+    assert metadata["scheduler"] == "asha"
+    assert metadata["seed"] == 1
+    assert metadata["flags"]["grace_period"] == 1
+    assert metadata["versions"]["syne_tune"].startswith("0.16")
+    assert metadata["threads_per_trial"] >= 1
+    assert 0.0 <= metadata["test_error"] <= 1.0
+    segments = metadata["trial_timeline"]
+    assert {s["worker"] for s in segments} <= {0, 1}
+    assert all(s["end_s"] >= s["start_s"] for s in segments)
+
+
+@needs_debian_fashion_mnist
+def test_short_run_on_real_fashion_mnist(tmp_path):
+    experiment = run_launcher(
+        "run_asha.py", tmp_path, "--workers", "2", "--max-wallclock-time", "40",
+        "--max-epochs", "3", "--grace-period", "1",
+    )
+    results = results_of(experiment)
+    assert results["trial_id"].nunique() >= 3
+    assert results["validation_error"].between(0.0, 1.0).all()
+    assert results["validation_error"].min() < 0.9  # better than chance after an epoch or two
+    assert 0.0 <= read_metadata(experiment)["test_error"] <= 1.0
+    assert not read_metadata(experiment)["smoke"]
+
+
+BAD_INPUT = [
+    (["--workers", "0"], "--workers"),
+    (["--grace-period", "0"], "--grace-period"),
+    (["--grace-period", "11"], "--grace-period"),
+    (["--reduction-factor", "1"], "--reduction-factor"),
+    (["--max-wallclock-time", "0"], "--max-wallclock-time"),
+    (["--objective", "mnist_mlp"], "unknown objective"),
+    (["--experiment-name", "my run"], "--experiment-name"),
+]
+
+
+@pytest.mark.parametrize("flags,named", BAD_INPUT, ids=[f[0][0] + f[0][1] for f in BAD_INPUT])
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, flags, named):
+    from experiments.launcher import main
+
+    results_dir = tmp_path / "results"
+    with pytest.raises(SystemExit) as info:
+        main("asha", "test", ["--smoke", "--results-dir", str(results_dir), *flags])
+    assert info.value.code == 2
+    message = capsys.readouterr().err.strip()
+    assert message.startswith("error:") and named in message and "\n" not in message
+    assert not results_dir.exists()
+
+
+def test_unwritable_results_dir_and_missing_data_from_the_shell(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    completed = run_script(["experiments/run_asha.py", "--smoke", "--results-dir",
+                            str(blocker / "results")], check=False)
+    assert completed.returncode == 2 and "cannot write there" in completed.stderr
+
+    (tmp_path / "empty").mkdir()
+    completed = run_script(["experiments/run_asha.py", "--data-dir", str(tmp_path / "empty"),
+                            "--results-dir", str(tmp_path / "results")], check=False)
+    assert completed.returncode == 2
+    assert "does not hold FashionMNIST" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert not (tmp_path / "results").exists()
