@@ -53,7 +53,8 @@ def hyperparameter_columns(results: pd.DataFrame) -> list[str]:
 
 
 def stopped_early(results: pd.DataFrame, resource_attr: str, max_t: int) -> set:
-    """Trials a scheduler stopped before they reached max_t."""
+    """Trials a scheduler ended before max_t: stopped (ASHA), or paused at a rung and never
+    resumed (synchronous SH)."""
     last = results.sort_values(resource_attr).groupby("trial_id").tail(1)
-    stop = last[(last["st_decision"] == "STOP") & (last[resource_attr] < max_t)]
-    return set(stop["trial_id"])
+    ended = last["st_decision"].isin(["STOP", "PAUSE"]) & (last[resource_attr] < max_t)
+    return set(last[ended]["trial_id"])

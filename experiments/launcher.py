@@ -54,6 +54,8 @@ def build_parser(scheduler: str, description: str) -> argparse.ArgumentParser:
                         help="r_min: epochs before the first rung (default %(default)s)")
     parser.add_argument("--reduction-factor", type=int, default=2,
                         help="eta: 1/eta of a rung is promoted (default %(default)s)")
+    parser.add_argument("--brackets", type=int, default=1,
+                        help="1 = successive halving; more = Hyperband brackets (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
     parser.add_argument("--data-dir", default=None, help="where the data set is (see README)")
     parser.add_argument("--results-dir", type=Path, default=None,
@@ -101,6 +103,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise UsageError(f"--max-epochs {args.max_epochs}: must be at least 1")
     if args.reduction_factor < 2:
         raise UsageError(f"--reduction-factor {args.reduction_factor}: must be at least 2")
+    if args.brackets < 1:
+        raise UsageError(f"--brackets {args.brackets}: must be at least 1")
     if args.max_failures < 0:
         raise UsageError(f"--max-failures {args.max_failures}: must be 0 or more")
     if args.experiment_name is not None and not all(
@@ -191,6 +195,7 @@ def metadata_of(plan: Plan) -> dict:
         "max_epochs": plan.max_epochs,
         "grace_period": plan.args.grace_period,
         "reduction_factor": plan.args.reduction_factor,
+        "brackets": plan.args.brackets,
         "max_wallclock_time": plan.args.max_wallclock_time,
         "metric": METRIC,
         "mode": "min",
@@ -205,13 +210,14 @@ def metadata_of(plan: Plan) -> dict:
 
 
 def build_tuner(plan: Plan):
-    from syne_tune import StoppingCriterion, Tuner
+    from syne_tune import StoppingCriterion
     from syne_tune.backend import PythonBackend
     from syne_tune.results_callback import StoreResultsCallback
     from syne_tune.tuner_logger import TunerLogger
 
     from experiments.callbacks import ProgressPrinter, WorkerTimeline
     from experiments.schedulers import SCHEDULERS, SchedulerArgs
+    from experiments.tuner import WaitingTuner
     from objectives import trial_entry_point
 
     config_space = config_space_of(plan)
@@ -226,13 +232,15 @@ def build_tuner(plan: Plan):
             reduction_factor=plan.args.reduction_factor,
             seed=plan.args.seed,
             points_to_evaluate=[dict(plan.objective.default_config)],
+            max_resource_attr="max_epochs",
+            brackets=plan.args.brackets,
         )
     )
     # Tuner and backend take their folder from $SYNETUNE_FOLDER
     os.environ["SYNETUNE_FOLDER"] = str(plan.results_dir)
     # rotate_gpus probes nvidia-smi and gives each trial its own GPU; without GPUs skip it.
     backend = PythonBackend(trial_entry_point, config_space, rotate_gpus=plan.n_gpus > 0)
-    return Tuner(
+    return WaitingTuner(
         trial_backend=backend,
         scheduler=scheduler,
         stop_criterion=StoppingCriterion(max_wallclock_time=plan.args.max_wallclock_time),

@@ -21,6 +21,8 @@ class SchedulerArgs:
     reduction_factor: int
     seed: int
     points_to_evaluate: list[dict]
+    max_resource_attr: str  # config key bounding a trial's epochs
+    brackets: int = 1
 
 
 def build_asha(a: SchedulerArgs):
@@ -35,10 +37,30 @@ def build_asha(a: SchedulerArgs):
         random_seed=a.seed,
         grace_period=a.grace_period,
         reduction_factor=a.reduction_factor,
+        brackets=a.brackets,
         points_to_evaluate=a.points_to_evaluate,
+    )
+
+
+def build_sync_sh(a: SchedulerArgs):
+    from experiments.sync_sh import SynchronousSuccessiveHalving
+
+    return SynchronousSuccessiveHalving(
+        a.config_space,
+        metric=a.metric,
+        time_attr=a.resource_attr,
+        max_t=a.max_t,
+        do_minimize=a.do_minimize,
+        random_seed=a.seed,
+        grace_period=a.grace_period,
+        reduction_factor=a.reduction_factor,
+        brackets=a.brackets,
+        points_to_evaluate=a.points_to_evaluate,
+        max_resource_attr=a.max_resource_attr,
     )
 
 
 SCHEDULERS: dict[str, Callable[[SchedulerArgs], Any]] = {
     "asha": build_asha,
+    "sync_sh": build_sync_sh,
 }
