@@ -197,7 +197,6 @@ def metadata_of(plan: Plan) -> dict:
         "reduction_factor": plan.args.reduction_factor,
         "brackets": plan.args.brackets,
         "max_wallclock_time": plan.args.max_wallclock_time,
-        "metric": METRIC,
         "mode": "min",
         "resource_attr": RESOURCE_ATTR,
         "smoke": plan.args.smoke,

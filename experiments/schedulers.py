@@ -60,7 +60,26 @@ def build_sync_sh(a: SchedulerArgs):
     )
 
 
+def build_random_search(a: SchedulerArgs):
+    """Every trial trained to max_t: ASHA with its only rung at max_t, so the configurations
+    are drawn by the same seeded sampler as ASHA's and SH's."""
+    from syne_tune.optimizer.baselines import ASHA
+
+    return ASHA(
+        a.config_space,
+        metric=a.metric,
+        time_attr=a.resource_attr,
+        max_t=a.max_t,
+        do_minimize=a.do_minimize,
+        random_seed=a.seed,
+        grace_period=a.max_t,
+        reduction_factor=a.reduction_factor,
+        points_to_evaluate=a.points_to_evaluate,
+    )
+
+
 SCHEDULERS: dict[str, Callable[[SchedulerArgs], Any]] = {
     "asha": build_asha,
     "sync_sh": build_sync_sh,
+    "random_search": build_random_search,
 }

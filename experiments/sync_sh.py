@@ -226,6 +226,7 @@ class SynchronousSuccessiveHalving(TrialScheduler):
     def metadata(self) -> dict[str, Any]:
         return {
             "scheduler_name": type(self).__name__,
+            "metric": self.metric,
             "rung_levels": self.levels,
             "brackets": self.num_brackets,
             "bracket_sizes": [self.bracket_size(b) for b in range(self.num_brackets)],

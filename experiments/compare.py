@@ -1,0 +1,87 @@
+"""Compare schedulers fairly: same objective, workers, budget, search space and seeds.
+
+    python experiments/compare.py --seeds 2 --workers 2 --max-wallclock-time 60
+    python experiments/compare.py --methods asha,sync_sh,random_search --seeds 3
+    python -m analysis.compare latest            # curves, worker timelines, table
+
+Runs every method once per seed (seeds 0..N-1, interleaved: seed 0 of each method first) and
+writes one experiment per (method, seed); each experiment's metadata names the comparison,
+the method and the seed, so the analysis groups runs without parsing names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import time
+
+from experiments import launcher
+from experiments.schedulers import SCHEDULERS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = launcher.build_parser("asha", __doc__.split("\n\n")[0])
+    parser.add_argument("--methods", default="asha,sync_sh",
+                        help=f"comma-separated, from {', '.join(SCHEDULERS)} (default %(default)s)")
+    parser.add_argument("--seeds", type=int, default=2,
+                        help="number of paired seeds, 0..N-1 offset by --seed (default %(default)s)")
+    parser.add_argument("--comparison-name", default=None,
+                        help="letters, digits and '-' (default compare-OBJECTIVE-TIMESTAMP)")
+    return parser
+
+
+def plan_runs(args: argparse.Namespace) -> tuple[str, list[launcher.Plan]]:
+    """Check everything first: a bad flag fails before any run starts."""
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in SCHEDULERS]
+    if unknown or not methods:
+        raise launcher.UsageError(
+            f"--methods {args.methods}: unknown {', '.join(unknown) or 'none given'}; "
+            f"choose from {', '.join(SCHEDULERS)}"
+        )
+    if args.seeds < 1:
+        raise launcher.UsageError(f"--seeds {args.seeds}: need at least 1")
+    stamp = time.strftime("%Y-%m-%d-%H-%M-%S")
+    name = args.comparison_name or f"compare-{args.objective.replace('_', '-')}-{stamp}"
+    if not all(c.isalnum() or c == "-" for c in name):
+        raise launcher.UsageError(f"--comparison-name {name!r}: use letters, digits and '-' only")
+    plans = []
+    for seed in range(args.seed, args.seed + args.seeds):
+        for method in methods:
+            run_args = copy.copy(args)
+            run_args.scheduler = method
+            run_args.seed = seed
+            run_args.experiment_name = f"{name}-{method.replace('_', '-')}-s{seed}"
+            run_args.metadata = [f"comparison={name}", f"method={method}"]
+            plans.append(launcher.make_plan(run_args))
+    return name, plans
+
+
+def main(argv=None) -> None:
+    from objectives.data import DataNotFoundError
+
+    args = build_parser().parse_args(argv)
+    try:
+        name, plans = plan_runs(args)
+    except (launcher.UsageError, DataNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    first = plans[0]
+    print(f"Comparison {name}: {len(plans)} runs of {first.objective.name}, "
+          f"{first.n_workers} worker(s), {args.max_wallclock_time:g} s each "
+          f"(about {len(plans) * args.max_wallclock_time / 60:.0f} min)", flush=True)
+    for index, plan in enumerate(plans, start=1):
+        print(f"\n=== run {index}/{len(plans)}: {plan.scheduler}, seed {plan.args.seed} ===", flush=True)
+        launcher.run(plan)
+
+    from analysis.compare import compare, format_table
+
+    print()
+    print(format_table(compare(name, first.results_dir)))
+    print(f"\nComparison {name} written to {first.results_dir}; "
+          f"plots: python -m analysis.compare {name} --results-dir {first.results_dir}")
+
+
+if __name__ == "__main__":
+    main()
