@@ -1,0 +1,102 @@
+"""ASHA versus synchronous SH end to end: real tuners on synthetic data, then the analysis."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from tests.conftest import REPO, read_metadata, run_script
+
+
+@pytest.fixture(scope="session")
+def comparison_dir(tmp_path_factory):
+    results_dir = tmp_path_factory.mktemp("comparison")
+    run_script(["experiments/compare.py", "--smoke", "--seeds", "2", "--workers", "2",
+                "--max-wallclock-time", "14", "--max-epochs", "4", "--grace-period", "1",
+                "--comparison-name", "smoke-cmp", "--results-dir", str(results_dir)], timeout=300)
+    return results_dir
+
+
+def experiments_of(results_dir):
+    return [p for p in results_dir.iterdir() if (p / "metadata.json").exists()]
+
+
+def test_one_experiment_per_method_and_seed(comparison_dir):
+    runs = {(m["method"], m["seed"]) for m in map(read_metadata, experiments_of(comparison_dir))}
+    assert runs == {("asha", 0), ("asha", 1), ("sync_sh", 0), ("sync_sh", 1)}
+    for path in experiments_of(comparison_dir):
+        metadata = read_metadata(path)
+        assert metadata["comparison"] == "smoke-cmp"
+        assert metadata["max_wallclock_time"] == 14 and metadata["n_workers"] == 2
+
+
+def test_sync_sh_promotes_only_complete_rungs_and_trains_no_epoch_twice(comparison_dir):
+    for path in experiments_of(comparison_dir):
+        if read_metadata(path)["method"] != "sync_sh":
+            continue
+        results = pd.read_csv(path / "results.csv.zip")
+        for _, trial in results.groupby("trial_id"):
+            assert trial["epoch"].tolist() == list(range(1, len(trial) + 1))
+        first_rung = results[results["epoch"] == 1]
+        later = results[results["epoch"] > 1]
+        assert len(first_rung) >= 4
+        if not later.empty:  # promoted only once every trial of rung 1 has reported
+            members = set(later["trial_id"])
+            rung = first_rung[first_rung["st_tuner_time"] < later["st_tuner_time"].min()]
+            assert members <= set(rung["trial_id"])
+            assert len(rung) >= 2 * len(members)
+
+
+def test_comparison_json_reports_every_run(comparison_dir):
+    completed = run_script(["-m", "analysis.compare", "latest", "--results-dir",
+                            str(comparison_dir), "--json"])
+    comparison = json.loads(completed.stdout)
+    assert comparison["comparison"] == "smoke-cmp"
+    assert set(comparison["methods"]) == {"asha", "sync_sh"}
+    for entry in comparison["methods"].values():
+        assert [run["seed"] for run in entry["runs"]] == [0, 1]
+        for run in entry["runs"]:
+            assert {"experiment", "final_best_validation_error", "time_to_target_s", "trials",
+                    "epochs", "worker_utilization", "idle_worker_s"} <= set(run)
+            assert 0 <= run["final_best_validation_error"] <= 1
+            assert run["trials"] >= 2 and run["epochs"] >= run["trials"]
+            assert 0 < run["worker_utilization"] <= 1
+        summary = entry["summary"]["final_best_validation_error"]
+        assert summary["n"] == 2 and summary["ci95"][0] <= summary["mean"] <= summary["ci95"][1]
+    # the default target is the median final error, so some run reaches it
+    reached = [r["time_to_target_s"] for e in comparison["methods"].values() for r in e["runs"]]
+    assert any(t is not None for t in reached)
+
+
+def test_report_files(comparison_dir, tmp_path):
+    completed = run_script(["-m", "analysis.compare", "smoke", "--results-dir",
+                            str(comparison_dir), "-o", str(tmp_path), "--target-error", "0.95"])
+    assert "asha" in completed.stdout and "sync_sh" in completed.stdout
+    for name in ("best_so_far.png", "worker_timeline.png", "rung_curves.png"):
+        data = (tmp_path / name).read_bytes()
+        assert data[:4] == b"\x89PNG" and len(data) > 10_000
+    table = pd.read_csv(tmp_path / "table.csv")
+    assert set(table["method"]) == {"asha", "sync_sh"}
+    assert (tmp_path / "table.md").read_text().startswith("| method |")
+
+
+def test_unknown_method_exits_2(tmp_path):
+    completed = run_script(["experiments/compare.py", "--smoke", "--methods", "asha,hyperband",
+                            "--results-dir", str(tmp_path / "r")], check=False)
+    assert completed.returncode == 2 and "hyperband" in completed.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_notebook_runs_against_the_comparison(comparison_dir, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("SYNETUNE_FOLDER", str(comparison_dir))
+    notebook = nbformat.read(REPO / "analysis" / "asha_vs_sh.ipynb", as_version=4)
+    NotebookClient(notebook, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(REPO)}}).execute()
+    images = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs
+              if "image/png" in o.get("data", {})]
+    assert len(images) == 3
