@@ -6,6 +6,7 @@ Loading goes through `syne_tune.experiments.load_experiment` with `load_tuner=Fa
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -59,8 +60,17 @@ def resolve_experiment(spec: str, results_dir: Path | None = None) -> Path:
 
 
 def load(spec: str, results_dir: Path | None = None):
-    """`ExperimentResult` of Syne Tune for EXPERIMENT (results may be None if none were written)."""
+    """`ExperimentResult` of Syne Tune for EXPERIMENT (results may be None if none were written).
+
+    A damaged metadata.json raises ExperimentNotFound; damaged or missing results load as None.
+    """
     from syne_tune.experiments import load_experiment
 
     path = resolve_experiment(spec, results_dir)
+    try:
+        metadata = json.loads((path / METADATA_FILE).read_text())
+    except (OSError, ValueError) as e:
+        raise ExperimentNotFound(f"{path / METADATA_FILE} is unreadable ({e}): the folder is damaged")
+    if not isinstance(metadata, dict):
+        raise ExperimentNotFound(f"{path / METADATA_FILE} holds no JSON object: the folder is damaged")
     return load_experiment(path.name, load_tuner=False, local_path=str(path.parent))

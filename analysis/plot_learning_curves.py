@@ -26,7 +26,7 @@ def plot_learning_curves(experiment, ax=None):
     resource_attr = metadata.get("resource_attr", "epoch")
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 5))
-    if results is None or results.empty:
+    if results is None or results.empty or metric not in results:
         ax.text(0.5, 0.5, "no results yet", ha="center", va="center", transform=ax.transAxes)
         return ax.figure
     results = results.sort_values("st_tuner_time")

@@ -54,11 +54,18 @@ def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
         "best_validation_error": None,
         "best_trial_id": None,
         "best_config": None,
+        "trials_failed": 0,
+        "failures": {},
         "test_error": _clean(metadata.get("test_error")),
         "wallclock_s": round(wallclock, 2),
         "worker_utilization": None,
-        "partial": results is None or "test_error" not in metadata,
+        "interrupted": bool(metadata.get("interrupted", False)),
+        # partial: interrupted, or ended before the launcher finished (no test evaluation)
+        "partial": results is None or "test_error" not in metadata or bool(metadata.get("interrupted")),
     }
+    failures = {str(s["trial_id"]): s.get("error", "") for s in metadata.get("trial_timeline", [])
+                if s.get("status") == "Failed"}
+    summary.update(trials_failed=len(failures), failures=failures)
     if results is None or results.empty or metric not in results:
         return summary
     best = results.loc[results[metric].idxmin()]

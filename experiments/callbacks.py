@@ -20,8 +20,9 @@ class WorkerTimeline(TunerCallback):
     Syne Tune does not number its local workers, so slots are assigned here: a starting (or
     resumed) trial takes the lowest free slot. At the end the timeline is written into the
     experiment's metadata.json as `trial_timeline`: a list of
-    `{trial_id, worker, start_s, end_s, status}` (one entry per run of a trial; a paused and
-    resumed trial has several).
+    `{trial_id, worker, start_s, start_unix, end_s, status}`, plus `error` (the last line of the
+    trial's stderr) for failed ones; one entry per run of a trial (a paused and resumed trial
+    has several).
     """
 
     def __init__(self):
@@ -41,7 +42,7 @@ class WorkerTimeline(TunerCallback):
         busy = {segment["worker"] for segment in self.open.values()}
         worker = next(i for i in range(len(busy) + 1) if i not in busy)
         segment = {"trial_id": trial.trial_id, "worker": worker, "start_s": self.now(),
-                   "end_s": None, "status": Status.in_progress}
+                   "start_unix": time.time(), "end_s": None, "status": Status.in_progress}
         self.open[trial.trial_id] = segment
         self.segments.append(segment)
 
@@ -50,6 +51,17 @@ class WorkerTimeline(TunerCallback):
         if segment is not None:
             segment["end_s"] = self.now()
             segment["status"] = status
+            if status == Status.failed:
+                segment["error"] = self._last_error_line(trial_id)
+
+    def _last_error_line(self, trial_id: int) -> str:
+        """The last non-empty line the trial wrote to stderr (the exception, usually)."""
+        try:
+            lines = self.tuner.trial_backend.stderr(trial_id)
+        except OSError:
+            return "no stderr"
+        lines = [line.strip() for line in lines if line.strip()]
+        return lines[-1][:500] if lines else "exited with an error, stderr empty"
 
     def on_start_trial(self, trial):
         self._begin(trial)

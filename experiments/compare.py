@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import signal
 import sys
 import time
 
@@ -71,9 +72,15 @@ def main(argv=None) -> None:
     print(f"Comparison {name}: {len(plans)} runs of {first.objective.name}, "
           f"{first.n_workers} worker(s), {args.max_wallclock_time:g} s each "
           f"(about {len(plans) * args.max_wallclock_time / 60:.0f} min)", flush=True)
+    signal.signal(signal.SIGTERM, launcher.raise_interrupt)
     for index, plan in enumerate(plans, start=1):
         print(f"\n=== run {index}/{len(plans)}: {plan.scheduler}, seed {plan.args.seed} ===", flush=True)
-        launcher.run(plan)
+        try:
+            launcher.run(plan)
+        except launcher.RunEnded as ended:
+            print(f"error: run {index}/{len(plans)} ended early: {ended}", file=sys.stderr)
+            if ended.exit_code != 1:  # interrupted: stop the comparison
+                sys.exit(ended.exit_code)
 
     from analysis.compare import compare, format_table
 

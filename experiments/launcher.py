@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,9 @@ from objectives import OBJECTIVES, TRIAL_SETTINGS
 TUNER_SLEEP_S = 0.2
 METRIC = "validation_error"
 RESOURCE_ATTR = "epoch"
+
+
+BACKENDS = ("warm", "python")
 
 
 class UsageError(Exception):
@@ -62,6 +66,10 @@ def build_parser(scheduler: str, description: str) -> argparse.ArgumentParser:
                         help="where experiments are written (default $SYNETUNE_FOLDER or ~/syne-tune)")
     parser.add_argument("--experiment-name", default=None,
                         help="name prefix; a timestamp is appended (default: SCHEDULER-OBJECTIVE)")
+    parser.add_argument("--backend", default="warm",
+                        help="how trials run: 'warm' (forked from a process with torch and the data "
+                             "already loaded) or 'python' (Syne Tune's PythonBackend: a new "
+                             "process per trial) (default %(default)s)")
     parser.add_argument("--max-failures", type=int, default=20,
                         help="failed trials tolerated before tuning is aborted (default %(default)s)")
     parser.add_argument("--smoke", action="store_true",
@@ -95,6 +103,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise UsageError(f"unknown objective {args.objective!r}: choose one of {', '.join(OBJECTIVES)}")
     if args.scheduler not in SCHEDULERS:
         raise UsageError(f"unknown scheduler {args.scheduler!r}: choose one of {', '.join(SCHEDULERS)}")
+    if args.backend not in BACKENDS:
+        raise UsageError(f"unknown backend {args.backend!r}: choose one of {', '.join(BACKENDS)}")
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers {args.workers}: need at least 1 worker")
     if not args.max_wallclock_time > 0:
@@ -188,6 +198,7 @@ def metadata_of(plan: Plan) -> dict:
     return {
         "objective": plan.objective.name,
         "scheduler": plan.scheduler,
+        "trial_backend": plan.args.backend,
         "seed": plan.args.seed,
         "n_workers": plan.n_workers,
         "n_gpus": plan.n_gpus,
@@ -208,16 +219,56 @@ def metadata_of(plan: Plan) -> dict:
     }
 
 
-def build_tuner(plan: Plan):
-    from syne_tune import StoppingCriterion
+def make_backend(plan: Plan, config_space: dict):
     from syne_tune.backend import PythonBackend
+
+    from experiments.warm_backend import WarmPythonBackend
+    from objectives import trial_entry_point
+
+    # rotate_gpus probes nvidia-smi and gives each trial its own GPU; without GPUs skip it.
+    rotate_gpus = plan.n_gpus > 0
+    if plan.args.backend == "warm":
+        return WarmPythonBackend(trial_entry_point, config_space, rotate_gpus=rotate_gpus,
+                                 preload=f"{plan.objective.name}={plan.data_file}")
+    return PythonBackend(trial_entry_point, config_space, rotate_gpus=rotate_gpus)
+
+
+def make_tuner(backend, scheduler, scheduler_name: str, *, n_workers: int, stop_criterion,
+               max_failures: int, name: str, metadata: dict, max_t: int, results_dir: Path,
+               print_update_interval: float = 30.0):
+    """The one way the suite builds a tuner, whatever the objective: fast polling, results,
+    worker timeline and progress lines."""
     from syne_tune.results_callback import StoreResultsCallback
     from syne_tune.tuner_logger import TunerLogger
 
     from experiments.callbacks import ProgressPrinter, WorkerTimeline
-    from experiments.schedulers import SCHEDULERS, SchedulerArgs
     from experiments.tuner import WaitingTuner
-    from objectives import trial_entry_point
+
+    # Tuner and backend take their folder from $SYNETUNE_FOLDER
+    os.environ["SYNETUNE_FOLDER"] = str(results_dir)
+    return WaitingTuner(
+        trial_backend=backend,
+        scheduler=scheduler,
+        stop_criterion=stop_criterion,
+        n_workers=n_workers,
+        sleep_time=TUNER_SLEEP_S,
+        max_failures=max_failures,
+        tuner_name=name,
+        metadata=metadata,
+        callbacks=[
+            StoreResultsCallback(),
+            WorkerTimeline(),
+            ProgressPrinter(METRIC, RESOURCE_ATTR, max_t, scheduler_name),
+        ],
+        print_update_interval=print_update_interval,
+        output_logger=TunerLogger(use_colors=sys.stdout.isatty(), use_emojis=False),
+    )
+
+
+def build_tuner(plan: Plan):
+    from syne_tune import StoppingCriterion
+
+    from experiments.schedulers import SCHEDULERS, SchedulerArgs
 
     config_space = config_space_of(plan)
     scheduler = SCHEDULERS[plan.scheduler](
@@ -235,26 +286,16 @@ def build_tuner(plan: Plan):
             brackets=plan.args.brackets,
         )
     )
-    # Tuner and backend take their folder from $SYNETUNE_FOLDER
-    os.environ["SYNETUNE_FOLDER"] = str(plan.results_dir)
-    # rotate_gpus probes nvidia-smi and gives each trial its own GPU; without GPUs skip it.
-    backend = PythonBackend(trial_entry_point, config_space, rotate_gpus=plan.n_gpus > 0)
-    return WaitingTuner(
-        trial_backend=backend,
-        scheduler=scheduler,
-        stop_criterion=StoppingCriterion(max_wallclock_time=plan.args.max_wallclock_time),
+    return make_tuner(
+        make_backend(plan, config_space), scheduler, plan.scheduler,
         n_workers=plan.n_workers,
-        sleep_time=TUNER_SLEEP_S,
+        stop_criterion=StoppingCriterion(max_wallclock_time=plan.args.max_wallclock_time),
         max_failures=plan.args.max_failures,
-        tuner_name=plan.experiment_name,
+        name=plan.experiment_name,
         metadata=metadata_of(plan),
-        callbacks=[
-            StoreResultsCallback(),
-            WorkerTimeline(),
-            ProgressPrinter(METRIC, RESOURCE_ATTR, plan.max_epochs, plan.scheduler),
-        ],
+        max_t=plan.max_epochs,
+        results_dir=plan.results_dir,
         print_update_interval=max(30.0, plan.args.max_wallclock_time / 10),
-        output_logger=TunerLogger(use_colors=sys.stdout.isatty(), use_emojis=False),
     )
 
 
@@ -276,15 +317,58 @@ def evaluate_best_on_test(plan: Plan, experiment_dir: Path) -> dict:
     return {"test_error": test_error, "best_trial_id": trial_id}
 
 
+class RunEnded(Exception):
+    """Tuning ended early; everything reported so far is stored in `experiment_dir`."""
+
+    def __init__(self, experiment_dir: Path, reason: str, exit_code: int):
+        super().__init__(reason)
+        self.experiment_dir = experiment_dir
+        self.exit_code = exit_code
+
+
+class Interrupt(KeyboardInterrupt):
+    """SIGTERM, delivered like Ctrl-C so that the tuner's clean-up runs."""
+
+
+def raise_interrupt(signum, frame):
+    raise Interrupt()
+
+
 def run(plan: Plan) -> Path:
-    """Run the tuner, then evaluate the best trial on the test split; return the folder."""
+    """Run the tuner, then evaluate the best trial on the test split; return the folder.
+
+    On Ctrl-C or SIGTERM, Syne Tune's tuner stores the results, and kills the running trials;
+    here the experiment is then marked interrupted and RunEnded raised. Too many failed trials
+    end the run the same way.
+    """
     from experiments.metadata import update_metadata
 
     tuner = build_tuner(plan)
-    tuner.run()
     experiment_dir = Path(tuner.tuner_path)
+    try:
+        tuner.run()
+    except KeyboardInterrupt as e:
+        update_metadata(experiment_dir, interrupted=True)
+        signal_name = "SIGTERM" if isinstance(e, Interrupt) else "SIGINT"
+        raise RunEnded(experiment_dir, f"interrupted by {signal_name}",
+                       143 if isinstance(e, Interrupt) else 130) from None
+    except Exception:
+        failed = tuner.tuning_status.num_trials_failed if tuner.tuning_status else 0
+        if failed <= plan.args.max_failures:
+            raise
+        update_metadata(experiment_dir, aborted="too many failed trials")
+        raise RunEnded(experiment_dir, f"{failed} trials failed, more than --max-failures "
+                       f"{plan.args.max_failures}: see the failures below", 1) from None
     update_metadata(experiment_dir, **evaluate_best_on_test(plan, experiment_dir))
     return experiment_dir
+
+
+def print_summary(experiment_dir: Path) -> None:
+    from analysis.summarize import format_summary, summarize_experiment
+
+    print()
+    print(format_summary(summarize_experiment(experiment_dir)))
+    print(f"\nExperiment {experiment_dir.name} written to {experiment_dir}")
 
 
 def main(scheduler: str, description: str, argv=None) -> Path:
@@ -302,11 +386,12 @@ def main(scheduler: str, description: str, argv=None) -> Path:
         f"{'synthetic' if plan.args.smoke else 'real'} data",
         flush=True,
     )
-    experiment_dir = run(plan)
-
-    from analysis.summarize import format_summary, summarize_experiment
-
-    print()
-    print(format_summary(summarize_experiment(experiment_dir)))
-    print(f"\nExperiment {experiment_dir.name} written to {experiment_dir}")
+    signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        experiment_dir = run(plan)
+    except RunEnded as ended:
+        print_summary(ended.experiment_dir)
+        print(f"error: {ended}", file=sys.stderr)
+        sys.exit(ended.exit_code)
+    print_summary(experiment_dir)
     return experiment_dir

@@ -25,6 +25,7 @@ CIFAR-10
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
@@ -84,9 +85,13 @@ class Splits:
     test_y: "torch.Tensor"
 
 
+@functools.lru_cache(maxsize=2)
 def load_splits(data_file: str, validation_fraction: float, smoke_shape=None) -> Splits:
     """Load a cache file written by `prepare` (or synthetic data when `data_file == "smoke"`)
-    and split the training part into train and validation with a fixed seed."""
+    and split the training part into train and validation with a fixed seed.
+
+    Memoised: a warm worker process loads each data set once, and the trials forked from it
+    share that memory. The tensors are never written to."""
     import torch
 
     if data_file == SMOKE:

@@ -120,7 +120,9 @@ def train(
 ) -> None:
     """Train for `setup.max_epochs` epochs, reporting after each one.
 
-    Reports `epoch`, `validation_error`, `validation_loss`, `train_loss` and `epoch_time_s`.
+    Reports `epoch`, `validation_error`, `validation_loss`, `train_loss`, `epoch_time_s`
+    (training and validation), `train_time_s` and `first_step_at` (wall-clock time of this
+    process's first training step).
     A diverged run (non-finite loss) reports validation error 1.0 and returns.
     """
     set_threads(setup.num_threads)
@@ -142,6 +144,8 @@ def train(
     val_x, val_y = splits.val_x.to(device), splits.val_y.to(device)
     n = len(train_x)
 
+    # wall-clock time of this process's first training step: start-up cost = this - trial start
+    first_step_at = time.time()
     for epoch in range(first_epoch, setup.max_epochs + 1):
         started = time.perf_counter()
         model.train()
@@ -157,10 +161,11 @@ def train(
             optimizer.step()
             loss_sum += loss.detach() * len(idx)
         train_loss = loss_sum.item() / n
+        train_time = time.perf_counter() - started
+        timing = {"train_time_s": train_time, "first_step_at": first_step_at}
         if not math.isfinite(train_loss):
             report(epoch=epoch, validation_error=1.0, validation_loss=float("nan"),
-                   train_loss=float("nan"), epoch_time_s=time.perf_counter() - started,
-                   diverged=1)
+                   train_loss=float("nan"), epoch_time_s=train_time, diverged=1, **timing)
             return
         validation_error, validation_loss = evaluate(model, val_x, val_y, mean_t, std_t, bf16)
         epoch_time = time.perf_counter() - started
@@ -171,7 +176,8 @@ def train(
             validation_error=validation_error,
             validation_loss=validation_loss,
             train_loss=train_loss,
-            epoch_time_s=epoch_time,
+            epoch_time_s=epoch_time,  # training and validation
+            **timing,
         )
 
 

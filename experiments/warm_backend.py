@@ -1,0 +1,140 @@
+"""A `PythonBackend` whose trials start in milliseconds: forked from a warm process.
+
+`PythonBackend` starts every trial (and every resumed trial) as a new Python process, which
+imports torch and loads the data set again: about 3-4 s before the first training step on this
+suite's objectives. Here a multiprocessing *forkserver* imports torch and the objectives once
+and holds the decoded data set in memory; each trial is a fork of it, so it starts with
+everything loaded. Trials are still separate processes (a crash, a kill or a hang affects only
+that trial), and everything else is `LocalBackend`'s: the same per-trial folders (`std.out`,
+`std.err`, `config.json`, `checkpoints/`), the same results, stop, pause and resume.
+
+The tuned function must be importable by module and name (as `objectives.trial_entry_point`
+is), since the forked process imports it instead of unpickling its code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import multiprocessing.forkserver
+import os
+import signal
+import sys
+from typing import Any, Callable
+
+from syne_tune.backend import PythonBackend
+from syne_tune.constants import ST_CHECKPOINT_DIR
+from syne_tune.util import dump_json_with_numpy
+
+# Imported once by the forkserver, so that forked trials find them loaded.
+PRELOAD_MODULES = ["experiments.warm_preload"]
+PRELOAD_ENV = "HPO_WARM_PRELOAD"  # "objective_name=data_file" read by experiments.warm_preload
+
+
+class ForkedTrial:
+    """The part of `subprocess.Popen`'s interface that `LocalBackend` uses."""
+
+    def __init__(self, process):
+        self.process = process
+        self.pid = process.pid
+
+    def poll(self) -> int | None:
+        return None if self.process.is_alive() else self.process.exitcode
+
+    def kill(self) -> None:
+        self.process.kill()
+
+
+def die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent (the forkserver) dies, so that no trial
+    outlives a launcher that was killed outright."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the launcher's clean-up still stops trials
+        pass
+
+
+def run_forked_trial(function: str, kwargs: dict, stdout: str, stderr: str, env: dict) -> None:
+    """Body of a trial process: redirect output to the trial's files, then run the function."""
+    die_with_parent()
+    for fd, path in ((1, stdout), (2, stderr)):
+        with open(path, "a") as f:
+            os.dup2(f.fileno(), fd)
+    os.environ.update(env)
+    module, name = function.rsplit(":", 1)
+    getattr(importlib.import_module(module), name)(**kwargs)
+    sys.stdout.flush()
+
+
+class WarmPythonBackend(PythonBackend):
+    """Drop-in for `PythonBackend(tune_function, config_space, rotate_gpus=...)`.
+
+    `preload` ("objective_name=data_file") names the data set the warm process loads once.
+    """
+
+    def __init__(self, tune_function: Callable, config_space: dict[str, Any],
+                 rotate_gpus: bool = True, preload: str | None = None):
+        super().__init__(tune_function, config_space, rotate_gpus=rotate_gpus)
+        self.function_path = f"{tune_function.__module__}:{tune_function.__qualname__}"
+        self.preload = preload
+        # Start the warm process now (a few seconds), not inside the tuner's timed loop.
+        self._context()
+        multiprocessing.forkserver.ensure_running()
+
+    def _context(self):
+        context = multiprocessing.get_context("forkserver")
+        if self.preload:
+            # read by the forkserver when it starts, at the first trial of this process
+            os.environ[PRELOAD_ENV] = self.preload
+        context.set_forkserver_preload(PRELOAD_MODULES)
+        return context
+
+    def _schedule(self, trial_id: int, config: dict[str, Any]):
+        self._prepare_for_schedule()
+        trial_path = self.trial_path(trial_id)
+        os.makedirs(trial_path, exist_ok=True)
+        for name in ("std.out", "std.err"):  # polled before the trial writes to them
+            (trial_path / name).touch()
+        dump_json_with_numpy(config, str(trial_path / "config.json"))
+        kwargs = {key: config[key] for key in self.config_space if key in config}
+        kwargs[ST_CHECKPOINT_DIR] = str(self.checkpoint_trial_path(trial_id))
+        env: dict[str, str] = {}
+        self._allocate_gpu(trial_id, env)
+        process = self._context().Process(
+            target=run_forked_trial,
+            args=(self.function_path, kwargs, str(trial_path / "std.out"),
+                  str(trial_path / "std.err"), env),
+            daemon=False,
+        )
+        process.start()
+        self.trial_subprocess[trial_id] = ForkedTrial(process)
+        self._busy_trial_id_candidates.add(trial_id)
+
+    def _kill_process(self, trial_id: int):
+        if not isinstance(self.trial_subprocess[trial_id], _Finished):
+            super()._kill_process(trial_id)
+
+    def __getstate__(self):
+        # The tuner pickles its backend regularly; live processes cannot be pickled (and are
+        # gone by the time a saved tuner is loaded again).
+        state = dict(self.__dict__)
+        state["trial_subprocess"] = {
+            trial_id: _Finished(handle.poll()) for trial_id, handle in self.trial_subprocess.items()
+        }
+        return state
+
+
+class _Finished:
+    """Stands in for a trial process in a saved tuner: it has ended."""
+
+    def __init__(self, code: int | None):
+        self.code = -9 if code is None else code  # running when saved: killed since
+        self.pid = -1
+
+    def poll(self) -> int:
+        return self.code
+
+    def kill(self) -> None:
+        pass

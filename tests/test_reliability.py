@@ -1,0 +1,175 @@
+"""Failing trials, load, interruption, and damaged experiment folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import psutil
+import pytest
+from syne_tune import StoppingCriterion
+from syne_tune.config_space import choice, uniform
+
+from analysis.summarize import summarize_experiment
+from experiments.launcher import make_tuner
+from experiments.schedulers import SCHEDULERS, SchedulerArgs
+from tests.conftest import REPO, read_metadata, run_script
+from tests.fault_objective import toy_trial
+
+
+def toy_space(max_epochs=3, crash=(0,), epoch_s=0.0):
+    return {
+        "x": uniform(0.0, 0.5),
+        "crash_at": choice(list(crash)),
+        "max_epochs": max_epochs, "hang_at": 0, "nan_at": 0, "slow_start": 0.0,
+        "epoch_s": epoch_s, "st_checkpoint_dir": "unused",
+    }
+
+
+def run_toy(tmp_path, scheduler_name, backend_name, space, stop, max_failures=1000, max_t=3):
+    from syne_tune.backend import PythonBackend
+
+    from experiments.warm_backend import WarmPythonBackend
+
+    scheduler = SCHEDULERS[scheduler_name](SchedulerArgs(
+        config_space=space, metric="validation_error", do_minimize=True, resource_attr="epoch",
+        max_t=max_t, grace_period=1, reduction_factor=2, seed=0, points_to_evaluate=[],
+        max_resource_attr="max_epochs"))
+    backend_class = WarmPythonBackend if backend_name == "warm" else PythonBackend
+    tuner = make_tuner(
+        backend_class(toy_trial, space, rotate_gpus=False), scheduler, scheduler_name,
+        n_workers=2, stop_criterion=stop, max_failures=max_failures,
+        name=f"toy-{scheduler_name.replace('_', '-')}", metadata={"n_workers": 2, "max_epochs": max_t},
+        max_t=max_t, results_dir=tmp_path,
+    )
+    tuner.run()
+    return tuner.tuner_path
+
+
+@pytest.mark.parametrize("backend", ["warm", "python"])
+def test_crashing_third_of_trials_is_recorded_and_the_budget_is_used(tmp_path, backend):
+    started = time.monotonic()
+    path = run_toy(tmp_path, "asha", backend, toy_space(max_epochs=4, crash=(0, 0, 2), epoch_s=0.2),
+                   StoppingCriterion(max_wallclock_time=12), max_t=4)
+    assert time.monotonic() - started >= 12  # not ended by the failures
+    summary = summarize_experiment(path)
+    assert summary["trials_failed"] >= 2
+    assert all("injected crash at epoch 2" in error for error in summary["failures"].values())
+    results = pd.read_csv(path / "results.csv.zip")
+    crashing = results[results["config_crash_at"] == 2]
+    assert (crashing["epoch"] < 2).all()  # they reported epoch 1, then crashed
+    assert results[results["config_crash_at"] == 0]["trial_id"].nunique() >= 2
+
+
+@pytest.mark.parametrize("scheduler", ["asha", "sync_sh"])
+def test_300_trials_lose_and_duplicate_nothing(tmp_path, scheduler):
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    path = run_toy(tmp_path, scheduler, "warm", toy_space(),
+                   StoppingCriterion(max_num_trials_started=299))
+    results = pd.read_csv(path / "results.csv.zip")
+    trial_ids = sorted(results["trial_id"].unique())
+    assert len(trial_ids) >= 300 - 2 and trial_ids == list(range(len(trial_ids)))
+    # every result a trial printed is in the results file, once
+    for trial_id in trial_ids:
+        printed = (path / str(trial_id) / "std.out").read_text().count("[tune-metric]")
+        rows = results[results["trial_id"] == trial_id]
+        assert rows["epoch"].is_unique
+        assert len(rows) <= printed  # a paused trial may have printed past its rung
+        assert rows["epoch"].tolist() == list(range(1, len(rows) + 1))
+    growth_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
+    assert growth_mb < 300, f"tuner memory grew by {growth_mb:.0f} MB over 300 trials"
+
+
+def test_sync_sh_completes_rung_without_a_crashed_trial(tmp_path):
+    path = run_toy(tmp_path, "sync_sh", "warm", toy_space(crash=(0, 1)),
+                   StoppingCriterion(max_num_trials_started=11))
+    results = pd.read_csv(path / "results.csv.zip")
+    assert results["epoch"].max() >= 2  # promotions happened although rung members crashed
+    assert summarize_experiment(path)["trials_failed"] >= 1
+
+
+def launcher_tree(pid: int) -> list[int]:
+    return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_stops_every_trial_and_keeps_results(tmp_path, sig, code):
+    process = subprocess.Popen(
+        [sys.executable, "experiments/run_asha.py", "--smoke", "--workers", "2",
+         "--max-wallclock-time", "120", "--results-dir", str(tmp_path)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        trial_dirs = list(tmp_path.glob("*/1/std.out"))
+        if trial_dirs and "[tune-metric]" in trial_dirs[0].read_text():
+            break
+    descendants = launcher_tree(process.pid)
+    assert descendants, "no trial processes found"
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == code, err[-2000:]
+    time.sleep(0.5)
+    alive = [pid for pid in descendants if psutil.pid_exists(pid)
+             and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    assert not alive, f"processes left behind: {alive}"
+    experiment = next(p for p in tmp_path.iterdir() if p.is_dir())
+    assert read_metadata(experiment)["interrupted"] is True
+    assert len(pd.read_csv(experiment / "results.csv.zip")) >= 1
+    summary = summarize_experiment(experiment)
+    assert summary["partial"] and summary["trials"] >= 2
+    assert "interrupted" in err
+
+
+def test_damaged_folders_give_clear_messages(tmp_path):
+    (tmp_path / "empty").mkdir()
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "metadata.json").write_text("{not json")
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / "metadata.json").write_text(json.dumps({"n_workers": 2}))
+    (partial / "results.csv.zip").write_bytes(b"PK\x03\x04 truncated")
+    for folder, expected in [("empty", "not an experiment"), ("corrupt", "unreadable"),
+                             ("missing", "no experiment named")]:
+        completed = run_script(["-m", "analysis.summarize", str(tmp_path / folder) if folder != "missing"
+                                else folder, "--results-dir", str(tmp_path)], check=False)
+        assert completed.returncode == 2 and expected in completed.stderr, completed.stderr
+        assert "Traceback" not in completed.stderr
+    completed = run_script(["-m", "analysis.summarize", str(partial), "--json"])
+    summary = json.loads(completed.stdout)
+    assert summary["partial"] is True and summary["trials"] == 0
+    completed = run_script(["-m", "analysis.plot_learning_curves", str(partial), "-o",
+                            str(tmp_path / "p.png")])
+    assert (tmp_path / "p.png").stat().st_size > 0
+
+
+class _Alarm:
+    """Unpickling this writes a file: proof that a pickle was loaded."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_analysis_never_unpickles_the_tuner(smoke_experiment, tmp_path):
+    import shutil
+
+    copy = tmp_path / smoke_experiment.name
+    shutil.copytree(smoke_experiment, copy)
+    marker = tmp_path / "unpickled"
+    (copy / "tuner.dill").write_bytes(pickle.dumps(_Alarm(str(marker))))
+    run_script(["-m", "analysis.summarize", str(copy), "--json"])
+    run_script(["-m", "analysis.plot_learning_curves", str(copy), "-o", str(tmp_path / "c.png")])
+    assert not marker.exists()
+    assert os.path.exists(tmp_path / "c.png")
