@@ -25,10 +25,10 @@ The tuning-run figures are measured for each backend given by --backends.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -192,14 +192,14 @@ def tuning_figures(experiment: Path) -> dict:
 
 
 def peak_rss_mb(data_file: str) -> float:
-    """Peak RSS of one standalone LeNet trial process (1 epoch)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run([sys.executable, "-c", (
-        "from objectives import load_objective as l; "
+    """Peak RSS of one standalone LeNet trial process (1 epoch), as the process reports it."""
+    completed = subprocess.run([sys.executable, "-c", (
+        "import resource; from objectives import load_objective as l; "
         f"l('fashion_mnist_lenet').run_trial({{'learning_rate': 0.1, 'batch_size': 128}}, "
-        f"{data_file!r}, 1, 1, 0, None, lambda **m: None)")], check=True, cwd=REPO)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return round(max(peak, before) / 1024, 1)
+        f"{data_file!r}, 1, 1, 0, None, lambda **m: None); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")],
+        check=True, cwd=REPO, capture_output=True, text=True)
+    return round(int(completed.stdout.split()[-1]) / 1024, 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -235,7 +235,9 @@ def measure(args) -> dict:
     with tempfile.TemporaryDirectory() as results_dir:
         for backend in args.backends.split(","):
             progress(f"tuning run: 2-worker ASHA, {args.budget:g} s, backend {backend} ...")
-            run = tuning_figures(tuning_run(backend, args.budget, Path(results_dir)))
+            with contextlib.redirect_stdout(sys.stderr):  # the tuner's progress is not the result
+                experiment = tuning_run(backend, args.budget, Path(results_dir))
+            run = tuning_figures(experiment)
             suffix = "" if backend == args.backends.split(",")[0] else f"_{backend}"
             figures.update({f"{key}{suffix}": value for key, value in run.items()})
             figures[f"backend{suffix}"] = backend

@@ -1,4 +1,8 @@
-"""Tuner callbacks: a worker timeline for the analysis, and progress lines for the user."""
+"""Tuner callbacks: results, a worker timeline for the analysis, progress lines for the user.
+
+All of them measure time on the tuner's own clock (`tuner.tuning_status.start_time`), so that
+a resumed experiment continues its times where the interrupted run stopped.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,20 @@ import time
 
 from syne_tune.backend.trial_status import Status
 from syne_tune.optimizer.scheduler import SchedulerDecision
+from syne_tune.results_callback import StoreResultsCallback
 from syne_tune.tuner_callback import TunerCallback
 
 from experiments.metadata import update_metadata
 
 ENDED = {Status.completed, Status.failed, Status.stopped, Status.paused}
+
+
+class StoreResults(StoreResultsCallback):
+    """Syne Tune's results file, with `st_tuner_time` on the tuner's clock."""
+
+    def on_tuning_start(self, tuner):
+        super().on_tuning_start(tuner)
+        self._start_time_stamp = tuner.tuning_status.start_time
 
 
 class WorkerTimeline(TunerCallback):
@@ -36,7 +49,7 @@ class WorkerTimeline(TunerCallback):
 
     def on_tuning_start(self, tuner):
         self.tuner = tuner
-        self.start = time.perf_counter()
+        self.start = tuner.tuning_status.start_time
 
     def _begin(self, trial):
         busy = {segment["worker"] for segment in self.open.values()}
@@ -101,7 +114,7 @@ class ProgressPrinter(TunerCallback):
         self.stopped = 0
 
     def on_tuning_start(self, tuner):
-        self.start = time.perf_counter()
+        self.start = tuner.tuning_status.start_time
 
     def _say(self, text: str):
         print(f"[{time.perf_counter() - self.start:7.1f}s] {text}", flush=True)

@@ -74,6 +74,9 @@ def build_parser(scheduler: str, description: str) -> argparse.ArgumentParser:
                         help="failed trials tolerated before tuning is aborted (default %(default)s)")
     parser.add_argument("--smoke", action="store_true",
                         help="synthetic data shaped like the real set: a quick check of the set-up")
+    parser.add_argument("--resume", metavar="EXPERIMENT", default=None,
+                        help="continue an interrupted experiment (name, prefix, path or 'latest' "
+                             "under --results-dir) to its original budget; other flags are ignored")
     parser.add_argument("--metadata", action="append", default=[], metavar="KEY=VALUE",
                         help=argparse.SUPPRESS)  # used by compare.py to tag its runs
     parser.set_defaults(scheduler=scheduler)
@@ -238,10 +241,9 @@ def make_tuner(backend, scheduler, scheduler_name: str, *, n_workers: int, stop_
                print_update_interval: float = 30.0):
     """The one way the suite builds a tuner, whatever the objective: fast polling, results,
     worker timeline and progress lines."""
-    from syne_tune.results_callback import StoreResultsCallback
     from syne_tune.tuner_logger import TunerLogger
 
-    from experiments.callbacks import ProgressPrinter, WorkerTimeline
+    from experiments.callbacks import ProgressPrinter, StoreResults, WorkerTimeline
     from experiments.tuner import WaitingTuner
 
     # Tuner and backend take their folder from $SYNETUNE_FOLDER
@@ -256,7 +258,7 @@ def make_tuner(backend, scheduler, scheduler_name: str, *, n_workers: int, stop_
         tuner_name=name,
         metadata=metadata,
         callbacks=[
-            StoreResultsCallback(),
+            StoreResults(),
             WorkerTimeline(),
             ProgressPrinter(METRIC, RESOURCE_ATTR, max_t, scheduler_name),
         ],
@@ -334,8 +336,9 @@ def raise_interrupt(signum, frame):
     raise Interrupt()
 
 
-def run(plan: Plan) -> Path:
-    """Run the tuner, then evaluate the best trial on the test split; return the folder.
+def run(plan: Plan, tuner=None) -> Path:
+    """Run the tuner (a new one built from `plan`, or `tuner`), then evaluate the best trial on
+    the test split; return the experiment folder.
 
     On Ctrl-C or SIGTERM, Syne Tune's tuner stores the results, and kills the running trials;
     here the experiment is then marked interrupted and RunEnded raised. Too many failed trials
@@ -343,7 +346,7 @@ def run(plan: Plan) -> Path:
     """
     from experiments.metadata import update_metadata
 
-    tuner = build_tuner(plan)
+    tuner = tuner or build_tuner(plan)
     experiment_dir = Path(tuner.tuner_path)
     try:
         tuner.run()
@@ -371,12 +374,41 @@ def print_summary(experiment_dir: Path) -> None:
     print(f"\nExperiment {experiment_dir.name} written to {experiment_dir}")
 
 
+def plan_resume(args: argparse.Namespace):
+    """(plan, tuner) to continue the interrupted experiment named by --resume."""
+    from analysis.experiments import ExperimentNotFound, resolve_experiment
+    from experiments.resume import CannotResume, load_interrupted
+    from objectives import load_objective
+
+    results_dir = (args.results_dir or default_results_dir()).expanduser()
+    try:
+        experiment_dir = resolve_experiment(args.resume, results_dir)
+        tuner, metadata, elapsed, reopened = load_interrupted(experiment_dir)
+    except (ExperimentNotFound, CannotResume) as e:
+        raise UsageError(f"--resume {args.resume}: {e}") from None
+    if metadata.get("scheduler") != args.scheduler:
+        raise UsageError(f"--resume: {experiment_dir.name} ran {metadata.get('scheduler')}; resume it "
+                         f"with that scheduler's launcher")
+    stored = argparse.Namespace(**{**vars(args), **metadata["flags"], "resume": args.resume})
+    objective = load_objective(metadata["objective"])
+    plan = Plan(objective, metadata["scheduler"], int(metadata["n_workers"]), int(metadata["n_gpus"]),
+                int(metadata["threads_per_trial"]), int(metadata["max_epochs"]),
+                metadata["data_file"], experiment_dir.parent, experiment_dir.name, stored)
+    print(f"Resuming {experiment_dir.name} at {elapsed:.1f} s of {metadata['max_wallclock_time']:g} s"
+          + (f"; trials {reopened} continue from their checkpoints" if reopened else ""), flush=True)
+    return plan, tuner
+
+
 def main(scheduler: str, description: str, argv=None) -> Path:
     from objectives.data import DataNotFoundError
 
     args = build_parser(scheduler, description).parse_args(argv)
+    tuner = None
     try:
-        plan = make_plan(args)
+        if args.resume:
+            plan, tuner = plan_resume(args)
+        else:
+            plan = make_plan(args)
     except (UsageError, DataNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
@@ -388,7 +420,7 @@ def main(scheduler: str, description: str, argv=None) -> Path:
     )
     signal.signal(signal.SIGTERM, raise_interrupt)
     try:
-        experiment_dir = run(plan)
+        experiment_dir = run(plan, tuner)
     except RunEnded as ended:
         print_summary(ended.experiment_dir)
         print(f"error: {ended}", file=sys.stderr)

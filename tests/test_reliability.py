@@ -99,23 +99,31 @@ def launcher_tree(pid: int) -> list[int]:
     return [p.pid for p in psutil.Process(pid).children(recursive=True)]
 
 
-@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_interrupt_stops_every_trial_and_keeps_results(tmp_path, sig, code):
+def start_and_interrupt(tmp_path, script, budget, sig, after_trial=1):
+    """Start a launcher, wait until trial `after_trial` has reported, send `sig`.
+
+    Returns (process, its output, the pids of its descendants before the signal)."""
     process = subprocess.Popen(
-        [sys.executable, "experiments/run_asha.py", "--smoke", "--workers", "2",
-         "--max-wallclock-time", "120", "--results-dir", str(tmp_path)],
+        [sys.executable, f"experiments/{script}", "--smoke", "--workers", "2",
+         "--max-wallclock-time", str(budget), "--grace-period", "1", "--results-dir", str(tmp_path)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        time.sleep(0.5)
-        trial_dirs = list(tmp_path.glob("*/1/std.out"))
+        time.sleep(0.3)
+        trial_dirs = list(tmp_path.glob(f"*/{after_trial}/std.out"))
         if trial_dirs and "[tune-metric]" in trial_dirs[0].read_text():
             break
     descendants = launcher_tree(process.pid)
-    assert descendants, "no trial processes found"
     process.send_signal(sig)
     out, err = process.communicate(timeout=60)
+    return process, (out, err), descendants
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_stops_every_trial_and_keeps_results(tmp_path, sig, code):
+    process, (out, err), descendants = start_and_interrupt(tmp_path, "run_asha.py", 120, sig)
+    assert descendants, "no trial processes found"
     assert process.returncode == code, err[-2000:]
     time.sleep(0.5)
     alive = [pid for pid in descendants if psutil.pid_exists(pid)
@@ -127,6 +135,35 @@ def test_interrupt_stops_every_trial_and_keeps_results(tmp_path, sig, code):
     summary = summarize_experiment(experiment)
     assert summary["partial"] and summary["trials"] >= 2
     assert "interrupted" in err
+
+
+@pytest.mark.parametrize("script", ["run_asha.py", "run_sync_sh.py"])
+def test_resume_completes_an_interrupted_experiment(tmp_path, script):
+    budget = 24
+    process, _, _ = start_and_interrupt(tmp_path, script, budget, signal.SIGINT, after_trial=3)
+    assert process.returncode == 130
+    experiment = next(p for p in tmp_path.iterdir() if p.is_dir())
+    before = pd.read_csv(experiment / "results.csv.zip")
+    completed = run_script([f"experiments/{script}", "--resume", "latest", "--results-dir",
+                            str(tmp_path)], timeout=120)
+    assert "Resuming" in completed.stdout
+    assert [p for p in tmp_path.iterdir() if p.is_dir()] == [experiment]  # one experiment
+    after = pd.read_csv(experiment / "results.csv.zip")
+    assert len(after) > len(before)
+    assert not after.duplicated(["trial_id", "epoch"]).any()  # no epoch trained twice
+    for _, trial in after.groupby("trial_id"):
+        assert trial["epoch"].tolist() == list(range(1, len(trial) + 1))
+    # tuner time continues where the interrupted run stopped, up to the original budget
+    assert after["st_tuner_time"].iloc[len(before):].min() >= before["st_tuner_time"].max()
+    assert after["st_tuner_time"].max() > budget - 6
+    metadata = read_metadata(experiment)
+    assert metadata["resumed"] == 1 and metadata["interrupted"] is False
+    assert metadata["test_error"] is not None
+    summary = summarize_experiment(experiment)
+    assert not summary["partial"] and summary["trials"] > before["trial_id"].nunique()
+    again = run_script([f"experiments/{script}", "--resume", experiment.name, "--results-dir",
+                        str(tmp_path)], check=False)
+    assert again.returncode == 2 and "nothing to resume" in again.stderr
 
 
 def test_damaged_folders_give_clear_messages(tmp_path):
