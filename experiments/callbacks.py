@@ -25,6 +25,21 @@ class StoreResults(StoreResultsCallback):
     def on_tuning_start(self, tuner):
         super().on_tuning_start(tuner)
         self._start_time_stamp = tuner.tuning_status.start_time
+        self.tuner = tuner
+
+    def on_tuning_end(self):
+        # Results printed by trials since the tuner's last poll (just before a Ctrl-C, or the
+        # end of the budget) would be lost: fetch them once more before writing the file.
+        status = self.tuner.tuning_status
+        running = [trial_id for trial_id, trial_status in status.last_trial_status_seen.items()
+                   if trial_status == Status.in_progress]
+        if running:
+            backend = self.tuner.trial_backend
+            _, new_results = backend.fetch_status_results(running)
+            for trial_id, result in new_results:
+                self.on_trial_result(backend._trial_dict[trial_id], Status.in_progress, result,
+                                     decision="NONE")  # seen by no scheduler
+        super().on_tuning_end()
 
 
 class WorkerTimeline(TunerCallback):
