@@ -185,6 +185,7 @@ def compare(name: str, results_dir: Path | None = None, target_error: float | No
         "n_workers": first.get("n_workers"),
         "max_wallclock_time": first.get("max_wallclock_time"),
         "smoke": bool(first.get("smoke", False)),
+        "simulated": bool(first.get("simulated", False)),
         "target_error": target_error,
         "methods": methods,
     }
@@ -250,6 +251,8 @@ def plot_best_so_far(runs: list[Run], comparison: dict, ax=None):
     title = f"{comparison['comparison']}: 95% bootstrap band over seeds"
     if comparison["smoke"]:
         title += " (synthetic data)"
+    if comparison["simulated"]:
+        title += " (simulated from recorded curves)"
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend()

@@ -44,6 +44,8 @@ def plot_learning_curves(experiment, ax=None):
     title = f"{metadata.get('objective', '')} - {metadata.get('scheduler', '')} - {experiment.name}"
     if metadata.get("smoke"):
         title += " (synthetic data)"
+    if metadata.get("simulated"):
+        title += " (simulated from recorded curves)"
     ax.set_title(title, fontsize=9)
     ax.set_xlabel("tuner time (s)")
     ax.set_ylabel(metric.replace("_", " "))

@@ -31,6 +31,16 @@ def _clean(value):
     return value
 
 
+def best_config(best, results, metadata: dict) -> dict:
+    config = {c[len("config_"):]: _clean(best[c]) for c in hyperparameter_columns(results)}
+    if metadata.get("simulated") and "config_id" in config:
+        # a simulated trial is a recorded configuration: show its hyperparameters too
+        from experiments.simulation import hyperparameters_of
+
+        config.update(hyperparameters_of(metadata["objective"]).get(int(config["config_id"]), {}))
+    return config
+
+
 def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
     """The summary of EXPERIMENT (name, prefix, path or `latest`) as a flat dict."""
     experiment = load(str(spec), results_dir)
@@ -48,6 +58,7 @@ def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
         "scheduler": metadata.get("scheduler"),
         "n_workers": n_workers,
         "smoke": metadata.get("smoke", False),
+        "simulated": metadata.get("simulated", False),
         "trials": 0,
         "trials_stopped_early": 0,
         "epochs_total": 0,
@@ -77,7 +88,7 @@ def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
         epochs_total=int(len(results)),
         best_validation_error=_clean(best[metric]),
         best_trial_id=int(best["trial_id"]),
-        best_config={c[len("config_"):]: _clean(best[c]) for c in hyperparameter_columns(results)},
+        best_config=best_config(best, results, metadata),
         worker_utilization=None if utilization is None else round(utilization, 4),
     )
     return summary

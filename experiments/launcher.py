@@ -26,7 +26,7 @@ METRIC = "validation_error"
 RESOURCE_ATTR = "epoch"
 
 
-BACKENDS = ("warm", "python")
+BACKENDS = ("warm", "python", "simulated")
 
 
 class UsageError(Exception):
@@ -68,8 +68,11 @@ def build_parser(scheduler: str, description: str) -> argparse.ArgumentParser:
                         help="name prefix; a timestamp is appended (default: SCHEDULER-OBJECTIVE)")
     parser.add_argument("--backend", default="warm",
                         help="how trials run: 'warm' (forked from a process with torch and the data "
-                             "already loaded) or 'python' (Syne Tune's PythonBackend: a new "
-                             "process per trial) (default %(default)s)")
+                             "already loaded), 'python' (Syne Tune's PythonBackend: a new "
+                             "process per trial) or 'simulated' (replayed from the objective's "
+                             "recorded learning curves in simulated time) (default %(default)s)")
+    parser.add_argument("--startup-s", type=float, default=0.2,
+                        help="simulated start-up cost of each trial in seconds (default %(default)s)")
     parser.add_argument("--max-failures", type=int, default=20,
                         help="failed trials tolerated before tuning is aborted (default %(default)s)")
     parser.add_argument("--smoke", action="store_true",
@@ -97,6 +100,11 @@ class Plan:
     results_dir: Path
     experiment_name: str
     args: argparse.Namespace
+    table: object = None  # recorded learning curves, for --backend simulated
+
+    @property
+    def simulated(self) -> bool:
+        return self.table is not None
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -152,19 +160,44 @@ def make_plan(args: argparse.Namespace) -> Plan:
         )
     results_dir = (args.results_dir or default_results_dir()).expanduser().resolve()
     check_results_dir(results_dir)
+    name = args.experiment_name or f"{args.scheduler}-{args.objective}".replace("_", "-")
+    if args.backend == "simulated":
+        return plan_simulation(args, objective, results_dir, name)
     data_file = SMOKE if args.smoke else str(objective.prepare_data(args.data_dir))
     if " " in data_file:
         raise UsageError(f"data cache {data_file}: the path must not contain spaces ($HPO_CACHE_DIR)")
     n_gpus = count_gpus()
     n_workers = args.workers or max(n_gpus, 1)
     threads = 1 if n_gpus else max(1, (os.cpu_count() or 1) // n_workers)
-    name = args.experiment_name or f"{args.scheduler}-{args.objective}".replace("_", "-")
     return Plan(objective, args.scheduler, n_workers, n_gpus, threads, max_epochs, data_file,
                 results_dir, name, args)
 
 
+def plan_simulation(args, objective, results_dir: Path, name: str) -> Plan:
+    from experiments.record_curves import table_path
+    from experiments.simulation import NoTable, recorded_table
+
+    try:
+        table, table_metadata = recorded_table(objective.name)
+    except NoTable as e:
+        raise UsageError(str(e)) from None
+    max_epochs = args.max_epochs or table_metadata["max_epochs"]
+    if max_epochs > table_metadata["max_epochs"]:
+        raise UsageError(f"--max-epochs {max_epochs}: the recorded table holds "
+                         f"{table_metadata['max_epochs']} epochs per configuration")
+    if args.startup_s < 0:
+        raise UsageError(f"--startup-s {args.startup_s}: must be 0 or more")
+    return Plan(objective, args.scheduler, args.workers or 1, 0, 1, max_epochs,
+                str(table_path(objective.name)), results_dir, name, args, table=table)
+
+
 def config_space_of(plan: Plan) -> dict:
-    """The objective's search space plus the fixed settings every trial receives."""
+    """The objective's search space plus the fixed settings every trial receives (simulated:
+    the recorded configurations)."""
+    if plan.simulated:
+        from experiments.simulation import config_space
+
+        return config_space(plan.table, plan.max_epochs)
     settings = {
         "objective": plan.objective.name,
         "data_file": plan.data_file,
@@ -214,6 +247,7 @@ def metadata_of(plan: Plan) -> dict:
         "mode": "min",
         "resource_attr": RESOURCE_ATTR,
         "smoke": plan.args.smoke,
+        "simulated": plan.simulated,
         "data_file": plan.data_file,
         "flags": args,
         "versions": versions(),
@@ -230,6 +264,10 @@ def make_backend(plan: Plan, config_space: dict):
 
     # rotate_gpus probes nvidia-smi and gives each trial its own GPU; without GPUs skip it.
     rotate_gpus = plan.n_gpus > 0
+    if plan.simulated:
+        from experiments.simulation import make_backend as simulated_backend
+
+        return simulated_backend(plan.table, plan.max_epochs, plan.args.startup_s)
     if plan.args.backend == "warm":
         return WarmPythonBackend(trial_entry_point, config_space, rotate_gpus=rotate_gpus,
                                  preload=f"{plan.objective.name}={plan.data_file}")
@@ -238,14 +276,22 @@ def make_backend(plan: Plan, config_space: dict):
 
 def make_tuner(backend, scheduler, scheduler_name: str, *, n_workers: int, stop_criterion,
                max_failures: int, name: str, metadata: dict, max_t: int, results_dir: Path,
-               print_update_interval: float = 30.0):
+               print_update_interval: float = 30.0, simulated: bool = False):
     """The one way the suite builds a tuner, whatever the objective: fast polling, results,
-    worker timeline and progress lines."""
+    worker timeline and progress lines (simulated: Syne Tune's simulator clock, and quiet)."""
+    from syne_tune.backend.simulator_backend.simulator_callback import SimulatorCallback
     from syne_tune.tuner_logger import TunerLogger
 
-    from experiments.callbacks import ProgressPrinter, StoreResults, WorkerTimeline
+    from experiments.callbacks import ProgressPrinter, QuietLogger, StoreResults, WorkerTimeline
     from experiments.tuner import WaitingTuner
 
+    if simulated:
+        callbacks = [SimulatorCallback(), WorkerTimeline()]
+        logger = QuietLogger()
+    else:
+        callbacks = [StoreResults(), WorkerTimeline(),
+                     ProgressPrinter(METRIC, RESOURCE_ATTR, max_t, scheduler_name)]
+        logger = TunerLogger(use_colors=sys.stdout.isatty(), use_emojis=False)
     # Tuner and backend take their folder from $SYNETUNE_FOLDER
     os.environ["SYNETUNE_FOLDER"] = str(results_dir)
     return WaitingTuner(
@@ -257,13 +303,11 @@ def make_tuner(backend, scheduler, scheduler_name: str, *, n_workers: int, stop_
         max_failures=max_failures,
         tuner_name=name,
         metadata=metadata,
-        callbacks=[
-            StoreResults(),
-            WorkerTimeline(),
-            ProgressPrinter(METRIC, RESOURCE_ATTR, max_t, scheduler_name),
-        ],
+        callbacks=callbacks,
         print_update_interval=print_update_interval,
-        output_logger=TunerLogger(use_colors=sys.stdout.isatty(), use_emojis=False),
+        output_logger=logger,
+        # pickling the tuner (for --resume) costs more than a whole simulated run
+        save_tuner=not simulated,
     )
 
 
@@ -283,7 +327,7 @@ def build_tuner(plan: Plan):
             grace_period=plan.args.grace_period,
             reduction_factor=plan.args.reduction_factor,
             seed=plan.args.seed,
-            points_to_evaluate=[dict(plan.objective.default_config)],
+            points_to_evaluate=[] if plan.simulated else [dict(plan.objective.default_config)],
             max_resource_attr="max_epochs",
             brackets=plan.args.brackets,
         )
@@ -298,6 +342,7 @@ def build_tuner(plan: Plan):
         max_t=plan.max_epochs,
         results_dir=plan.results_dir,
         print_update_interval=max(30.0, plan.args.max_wallclock_time / 10),
+        simulated=plan.simulated,
     )
 
 
@@ -362,7 +407,10 @@ def run(plan: Plan, tuner=None) -> Path:
         update_metadata(experiment_dir, aborted="too many failed trials")
         raise RunEnded(experiment_dir, f"{failed} trials failed, more than --max-failures "
                        f"{plan.args.max_failures}: see the failures below", 1) from None
-    update_metadata(experiment_dir, **evaluate_best_on_test(plan, experiment_dir))
+    if plan.simulated:  # no weights were trained: nothing to test
+        update_metadata(experiment_dir, test_error=None, best_trial_id=None)
+    else:
+        update_metadata(experiment_dir, **evaluate_best_on_test(plan, experiment_dir))
     return experiment_dir
 
 
@@ -415,7 +463,8 @@ def main(scheduler: str, description: str, argv=None) -> Path:
     print(
         f"Tuning {plan.objective.name} with {plan.scheduler}: {plan.n_workers} worker(s), "
         f"{plan.threads_per_trial} thread(s) per trial, {plan.args.max_wallclock_time:g} s budget, "
-        f"{'synthetic' if plan.args.smoke else 'real'} data",
+        + ("simulated from recorded curves" if plan.simulated
+           else f"{'synthetic' if plan.args.smoke else 'real'} data"),
         flush=True,
     )
     signal.signal(signal.SIGTERM, raise_interrupt)
