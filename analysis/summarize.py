@@ -33,11 +33,11 @@ def _clean(value):
 
 def best_config(best, results, metadata: dict) -> dict:
     config = {c[len("config_"):]: _clean(best[c]) for c in hyperparameter_columns(results)}
-    if metadata.get("simulated") and "config_id" in config:
-        # a simulated trial is a recorded configuration: show its hyperparameters too
-        from experiments.simulation import hyperparameters_of
+    if "config_id" in config:
+        # a recorded configuration (simulated, or --search-space recorded): show its values
+        from objectives import recorded_configurations
 
-        config.update(hyperparameters_of(metadata["objective"]).get(int(config["config_id"]), {}))
+        config.update(recorded_configurations(metadata["objective"]).get(int(config["config_id"]), {}))
     return config
 
 

@@ -71,6 +71,10 @@ def build_parser(scheduler: str, description: str) -> argparse.ArgumentParser:
                              "already loaded), 'python' (Syne Tune's PythonBackend: a new "
                              "process per trial) or 'simulated' (replayed from the objective's "
                              "recorded learning curves in simulated time) (default %(default)s)")
+    parser.add_argument("--search-space", default="full", choices=["full", "recorded"],
+                        help="'full': the objective's search space; 'recorded': only the "
+                             "configurations in its recorded table, so that real and simulated "
+                             "runs can be compared trial by trial (default %(default)s)")
     parser.add_argument("--startup-s", type=float, default=0.2,
                         help="simulated start-up cost of each trial in seconds (default %(default)s)")
     parser.add_argument("--max-failures", type=int, default=20,
@@ -147,7 +151,7 @@ def check_results_dir(results_dir: Path) -> None:
 
 def make_plan(args: argparse.Namespace) -> Plan:
     """Check every input and find the data; raises UsageError or DataNotFoundError."""
-    from objectives import load_objective
+    from objectives import load_objective, recorded_configurations
     from objectives.data import SMOKE
 
     check_args(args)
@@ -163,6 +167,9 @@ def make_plan(args: argparse.Namespace) -> Plan:
     name = args.experiment_name or f"{args.scheduler}-{args.objective}".replace("_", "-")
     if args.backend == "simulated":
         return plan_simulation(args, objective, results_dir, name)
+    if args.search_space == "recorded" and not recorded_configurations(objective.name):
+        raise UsageError(f"--search-space recorded: no recorded table for {objective.name}; "
+                         f"record one with experiments/record_curves.py")
     data_file = SMOKE if args.smoke else str(objective.prepare_data(args.data_dir))
     if " " in data_file:
         raise UsageError(f"data cache {data_file}: the path must not contain spaces ($HPO_CACHE_DIR)")
@@ -194,10 +201,18 @@ def plan_simulation(args, objective, results_dir: Path, name: str) -> Plan:
 def config_space_of(plan: Plan) -> dict:
     """The objective's search space plus the fixed settings every trial receives (simulated:
     the recorded configurations)."""
+    from syne_tune.config_space import choice
+
+    from objectives import recorded_configurations
+
     if plan.simulated:
         from experiments.simulation import config_space
 
         return config_space(plan.table, plan.max_epochs)
+    if plan.args.search_space == "recorded":
+        search_space = {"config_id": choice(sorted(recorded_configurations(plan.objective.name)))}
+    else:
+        search_space = plan.objective.search_space
     settings = {
         "objective": plan.objective.name,
         "data_file": plan.data_file,
@@ -209,7 +224,7 @@ def config_space_of(plan: Plan) -> dict:
         "st_checkpoint_dir": "unused",
     }
     assert set(settings) == set(TRIAL_SETTINGS)
-    return {**plan.objective.search_space, **settings}
+    return {**search_space, **settings}
 
 
 def versions() -> dict:
@@ -243,6 +258,7 @@ def metadata_of(plan: Plan) -> dict:
         "grace_period": plan.args.grace_period,
         "reduction_factor": plan.args.reduction_factor,
         "brackets": plan.args.brackets,
+        "search_space": "recorded" if plan.simulated else plan.args.search_space,
         "max_wallclock_time": plan.args.max_wallclock_time,
         "mode": "min",
         "resource_attr": RESOURCE_ATTR,
@@ -299,7 +315,7 @@ def make_tuner(backend, scheduler, scheduler_name: str, *, n_workers: int, stop_
         scheduler=scheduler,
         stop_criterion=stop_criterion,
         n_workers=n_workers,
-        sleep_time=TUNER_SLEEP_S,
+        sleep_time=0 if simulated else TUNER_SLEEP_S,  # the simulator advances its own clock
         max_failures=max_failures,
         tuner_name=name,
         metadata=metadata,
@@ -327,7 +343,8 @@ def build_tuner(plan: Plan):
             grace_period=plan.args.grace_period,
             reduction_factor=plan.args.reduction_factor,
             seed=plan.args.seed,
-            points_to_evaluate=[] if plan.simulated else [dict(plan.objective.default_config)],
+            points_to_evaluate=[dict(plan.objective.default_config)]
+            if plan.args.search_space == "full" and not plan.simulated else [],
             max_resource_attr="max_epochs",
             brackets=plan.args.brackets,
         )
@@ -355,7 +372,12 @@ def evaluate_best_on_test(plan: Plan, experiment_dir: Path) -> dict:
         return {"test_error": None, "best_trial_id": None}
     best = results.loc[results[METRIC].idxmin()]
     trial_id = int(best["trial_id"])
-    hyperparameters = {name: best[f"config_{name}"] for name in plan.objective.search_space}
+    if "config_config_id" in best:
+        from objectives import recorded_configurations
+
+        hyperparameters = recorded_configurations(plan.objective.name)[int(best["config_config_id"])]
+    else:
+        hyperparameters = {name: best[f"config_{name}"] for name in plan.objective.search_space}
     checkpoint_dir = experiment_dir / str(trial_id) / "checkpoints"
     try:
         test_error = plan.objective.test_error(hyperparameters, str(checkpoint_dir), plan.data_file)

@@ -26,9 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from objectives import OBJECTIVES, load_objective
+from objectives import OBJECTIVES, TABLES_DIR, load_objective
 
-TABLES_DIR = Path(__file__).resolve().parent.parent / "objectives" / "tables"
 SAMPLE_SEED = 0
 COLUMNS = ["config_id", "epoch", "validation_error", "validation_loss", "train_loss",
            "epoch_time_s", "elapsed_s"]

@@ -85,7 +85,3 @@ def make_backend(frame, max_epochs: int, startup_s: float):
     )
 
 
-def hyperparameters_of(objective: str) -> dict[int, dict]:
-    """config_id -> the recorded configuration's hyperparameters."""
-    _, metadata = load_table(table_path(objective))
-    return {int(k): v for k, v in metadata.get("configs", {}).items()}

@@ -228,7 +228,7 @@ class SynchronousSuccessiveHalving(TrialScheduler):
             "scheduler_name": type(self).__name__,
             "metric": self.metric,
             "rung_levels": self.levels,
-            "brackets": self.num_brackets,
+            "num_brackets": self.num_brackets,
             "bracket_sizes": [self.bracket_size(b) for b in range(self.num_brackets)],
             "metric_names": self.metric_names(),
             "metric_mode": self.metric_mode(),

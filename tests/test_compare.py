@@ -50,9 +50,10 @@ def test_sync_sh_promotes_only_complete_rungs_and_trains_no_epoch_twice(comparis
                 if beyond.empty:
                     continue
                 # promoted only once every trial of the rung has reported at its level
-                assert len(rung) == size
-                assert beyond["st_tuner_time"].min() >= rung["st_tuner_time"].max()
-                assert beyond["trial_id"].nunique() == size // 2
+                context = bracket[["trial_id", "epoch", "st_tuner_time", "st_decision"]].to_string()
+                assert len(rung) == size, context
+                assert beyond["st_tuner_time"].min() >= rung["st_tuner_time"].max(), context
+                assert beyond["trial_id"].nunique() == size // 2, context
                 checked += 1
     assert checked >= 2
 

@@ -1,0 +1,106 @@
+"""Recorded learning curves and their simulated replay."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from objectives import TABLES_DIR, recorded_configurations
+from tests.conftest import read_metadata, run_script
+
+TABLE = TABLES_DIR / "fashion_mnist_lenet.csv"
+
+
+def test_committed_table_holds_real_full_curves():
+    table = pd.read_csv(TABLE)
+    metadata = json.loads(TABLE.with_suffix(".json").read_text())
+    assert not metadata["smoke"] and metadata["max_epochs"] == 10
+    assert table["config_id"].nunique() >= 128
+    assert (table.groupby("config_id")["epoch"].apply(list) == [list(range(1, 11))]).all()
+    assert table["validation_error"].between(0, 1).all()
+    assert (table["epoch_time_s"] > 0).all()
+    batch_sizes = [c["batch_size"] for c in recorded_configurations("fashion_mnist_lenet").values()]
+    assert min(batch_sizes) < 64 and max(batch_sizes) > 224  # the search space's whole range
+    # per-epoch times differ with the batch size, as in real runs
+    assert table["epoch_time_s"].max() > 1.3 * table["epoch_time_s"].min()
+
+
+def test_recording_appends_and_skips_what_is_done(tmp_path):
+    table = tmp_path / "curves.csv"
+    flags = ["experiments/record_curves.py", "--smoke", "--max-epochs", "2", "--workers", "2",
+             "--table", str(table)]
+    run_script(flags + ["--configs", "3"])
+    first = pd.read_csv(table)
+    assert sorted(first["config_id"].unique()) == [0, 1, 2] and len(first) == 6
+    completed = run_script(flags + ["--configs", "4"])
+    assert "3 of 4 configurations recorded; training 1" in completed.stdout
+    second = pd.read_csv(table)
+    assert len(second) == 8
+    pd.testing.assert_frame_equal(second[second["config_id"] < 3].reset_index(drop=True),
+                                  first.reset_index(drop=True))
+    metadata = json.loads(table.with_suffix(".json").read_text())
+    assert set(metadata["configs"]) == {"0", "1", "2", "3"}
+    assert metadata["versions"]["torch"] and metadata["machine"]["cpus"] >= 1
+
+
+@pytest.fixture(scope="module")
+def simulated_comparison(tmp_path_factory):
+    results_dir = tmp_path_factory.mktemp("simulated")
+    run_script(["experiments/compare.py", "--backend", "simulated", "--seeds", "30",
+                "--workers", "4", "--comparison-name", "sim30", "--results-dir", str(results_dir)])
+    return results_dir
+
+
+def test_thirty_seed_simulated_comparison(simulated_comparison):
+    completed = run_script(["-m", "analysis.compare", "latest", "--json", "--results-dir",
+                            str(simulated_comparison)])
+    comparison = json.loads(completed.stdout)
+    assert comparison["simulated"] is True
+    for method in ("asha", "sync_sh"):
+        entry = comparison["methods"][method]
+        assert len(entry["runs"]) == 30
+        summary = entry["summary"]["final_best_validation_error"]
+        low, high = summary["ci95"]
+        assert low <= summary["mean"] <= high
+    # synchronous SH leaves workers idle while rungs complete; ASHA does not
+    idle = {m: comparison["methods"][m]["summary"]["idle_worker_s"]["mean"] for m in ("asha", "sync_sh")}
+    assert idle["sync_sh"] > idle["asha"]
+
+
+def test_simulated_experiments_load_and_plot_as_real_ones(simulated_comparison, tmp_path):
+    experiment = next(p for p in simulated_comparison.iterdir() if (p / "metadata.json").exists())
+    assert read_metadata(experiment)["simulated"] is True
+    summary = json.loads(run_script(["-m", "analysis.summarize", str(experiment), "--json"]).stdout)
+    assert summary["simulated"] and {"learning_rate", "batch_size"} <= set(summary["best_config"])
+    run_script(["-m", "analysis.plot_learning_curves", str(experiment), "-o", str(tmp_path / "c.png")])
+    assert (tmp_path / "c.png").stat().st_size > 10_000
+
+
+def test_replay_fidelity_of_a_real_comparison(tmp_path):
+    run_script(["experiments/compare.py", "--smoke", "--search-space", "recorded", "--seeds", "1",
+                "--workers", "2", "--max-wallclock-time", "8", "--max-epochs", "4",
+                "--grace-period", "1", "--results-dir", str(tmp_path)])
+    report = json.loads(run_script(["-m", "analysis.replay_fidelity", "latest", "--json",
+                                    "--results-dir", str(tmp_path)]).stdout)
+    assert report["curves"]["trials"] >= 2
+    assert -1 <= report["curves"]["final_error_rank_correlation"] <= 1
+    assert report["curves"]["median_relative_epoch_time_error"] >= 0
+    for entry in report["ranking"].values():
+        assert sorted(entry["real"]) == sorted(entry["simulated"]) == ["asha", "sync_sh"]
+
+
+def test_scaling_study_writes_its_plot(tmp_path):
+    completed = run_script(["experiments/scaling.py", "--workers", "1,2,4", "--seeds", "2",
+                            "--budget", "1800", "--output-dir", str(tmp_path)])
+    assert "time to reach it" in completed.stdout
+    rows = pd.read_csv(tmp_path / "scaling.csv")
+    assert set(rows["workers"]) == {1, 2, 4} and set(rows["method"]) == {"asha", "sync_sh"}
+    assert (tmp_path / "scaling.png").stat().st_size > 10_000
+
+
+def test_simulation_without_table_is_a_clear_error(tmp_path):
+    completed = run_script(["experiments/run_asha.py", "--backend", "simulated", "--objective",
+                            "cifar10_cnn", "--results-dir", str(tmp_path)], check=False)
+    assert completed.returncode == 2 and "record_curves.py" in completed.stderr
