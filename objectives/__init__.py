@@ -77,6 +77,20 @@ class Objective:
         )
 
 
+TABLES_DIR = Path(__file__).resolve().parent / "tables"
+
+
+def recorded_configurations(name: str) -> dict[int, dict]:
+    """config_id -> hyperparameters of the configurations recorded for an objective
+    (experiments/record_curves.py writes them beside the table)."""
+    import json
+
+    path = TABLES_DIR / f"{name}.json"
+    if not path.exists():
+        return {}
+    return {int(k): v for k, v in json.loads(path.read_text()).get("configs", {}).items()}
+
+
 def load_objective(name: str) -> Objective:
     if name not in OBJECTIVES:
         raise KeyError(f"unknown objective {name!r}; choose one of {', '.join(OBJECTIVES)}")
@@ -93,8 +107,10 @@ def trial_entry_point(objective, data_file, max_epochs, num_threads, seed, st_ch
     from syne_tune import Reporter
 
     report = Reporter()  # started first, so st_worker_time includes loading data
-    from objectives import load_objective
+    from objectives import load_objective, recorded_configurations
 
+    if "config_id" in hyperparameters:  # a configuration of the recorded table (see README)
+        hyperparameters = recorded_configurations(objective)[hyperparameters["config_id"]]
     load_objective(objective).run_trial(
         hyperparameters, data_file, max_epochs, num_threads, seed, st_checkpoint_dir, report
     )
