@@ -43,6 +43,9 @@ def plan_runs(args: argparse.Namespace) -> tuple[str, list[launcher.Plan]]:
         )
     if args.seeds < 1:
         raise launcher.UsageError(f"--seeds {args.seeds}: need at least 1")
+    if args.resume:
+        raise launcher.UsageError("--resume: resume each run of a comparison with its launcher "
+                                  "(run_asha.py or run_sync_sh.py --resume EXPERIMENT)")
     stamp = time.strftime("%Y-%m-%d-%H-%M-%S")
     name = args.comparison_name or f"compare-{args.objective.replace('_', '-')}-{stamp}"
     if not all(c.isalnum() or c == "-" for c in name):
