@@ -24,39 +24,32 @@ class SchedulerArgs:
     max_resource_attr: str  # config key bounding a trial's epochs
     brackets: int = 1
 
+    def successive_halving_kwargs(self) -> dict[str, Any]:
+        """The arguments ASHA and synchronous SH share, under Syne Tune's names."""
+        return {
+            "metric": self.metric,
+            "time_attr": self.resource_attr,
+            "max_t": self.max_t,
+            "do_minimize": self.do_minimize,
+            "random_seed": self.seed,
+            "grace_period": self.grace_period,
+            "reduction_factor": self.reduction_factor,
+            "brackets": self.brackets,
+            "points_to_evaluate": self.points_to_evaluate,
+        }
+
 
 def build_asha(a: SchedulerArgs):
     from syne_tune.optimizer.baselines import ASHA
 
-    return ASHA(
-        a.config_space,
-        metric=a.metric,
-        time_attr=a.resource_attr,
-        max_t=a.max_t,
-        do_minimize=a.do_minimize,
-        random_seed=a.seed,
-        grace_period=a.grace_period,
-        reduction_factor=a.reduction_factor,
-        brackets=a.brackets,
-        points_to_evaluate=a.points_to_evaluate,
-    )
+    return ASHA(a.config_space, **a.successive_halving_kwargs())
 
 
 def build_sync_sh(a: SchedulerArgs):
     from experiments.sync_sh import SynchronousSuccessiveHalving
 
     return SynchronousSuccessiveHalving(
-        a.config_space,
-        metric=a.metric,
-        time_attr=a.resource_attr,
-        max_t=a.max_t,
-        do_minimize=a.do_minimize,
-        random_seed=a.seed,
-        grace_period=a.grace_period,
-        reduction_factor=a.reduction_factor,
-        brackets=a.brackets,
-        points_to_evaluate=a.points_to_evaluate,
-        max_resource_attr=a.max_resource_attr,
+        a.config_space, max_resource_attr=a.max_resource_attr, **a.successive_halving_kwargs()
     )
 
 
@@ -65,17 +58,8 @@ def build_random_search(a: SchedulerArgs):
     are drawn by the same seeded sampler as ASHA's and SH's."""
     from syne_tune.optimizer.baselines import ASHA
 
-    return ASHA(
-        a.config_space,
-        metric=a.metric,
-        time_attr=a.resource_attr,
-        max_t=a.max_t,
-        do_minimize=a.do_minimize,
-        random_seed=a.seed,
-        grace_period=a.max_t,
-        reduction_factor=a.reduction_factor,
-        points_to_evaluate=a.points_to_evaluate,
-    )
+    kwargs = {**a.successive_halving_kwargs(), "grace_period": a.max_t, "brackets": 1}
+    return ASHA(a.config_space, **kwargs)
 
 
 SCHEDULERS: dict[str, Callable[[SchedulerArgs], Any]] = {
