@@ -130,7 +130,8 @@ class QuietLogger(TunerLogger):
 
 
 class ProgressPrinter(TunerCallback):
-    """One line per trial that stops or improves on the best, so a long run shows progress."""
+    """One line per trial that is stopped, paused or improves on the best, so that a long run
+    shows its progress."""
 
     def __init__(self, metric: str, resource_attr: str, max_t: int, scheduler_name: str):
         self.metric = metric
@@ -153,6 +154,9 @@ class ProgressPrinter(TunerCallback):
         if value is not None and value < self.best:
             self.best = value
             self._say(f"trial {trial.trial_id} epoch {level}: new best {self.metric} {value:.4f}")
+        if decision == SchedulerDecision.PAUSE:
+            self._say(f"trial {trial.trial_id} paused at {self.resource_attr} {level} "
+                      f"({self.metric} {value:.4f}): its rung decides when complete")
         if decision == SchedulerDecision.STOP and level is not None and level < self.max_t:
             self.stopped += 1
             self._say(
