@@ -17,7 +17,8 @@ Figures:
   utilization      over a real 2-worker ASHA run on FashionMNIST (grace period 1): the
                    fraction of worker-seconds spent inside training and validation epochs,
                    up to the last report.
-  sim_speedup      simulated seconds per real second of a simulated run (n/a: no simulator yet).
+  sim_speedup      simulated seconds per real second of a simulated 4-worker ASHA run (3600
+                   simulated seconds over the recorded table).
   peak_rss_mb      peak resident memory of one LeNet trial process (objective script, 1 epoch).
 The tuning-run figures are measured for each backend given by --backends.
 """
@@ -191,6 +192,26 @@ def tuning_figures(experiment: Path) -> dict:
     }
 
 
+def sim_speedup(budget: float = 3600.0) -> float | str:
+    """Simulated seconds per real second of a simulated 4-worker ASHA run."""
+    from experiments import launcher
+    from experiments.simulation import NoTable, recorded_table
+
+    try:
+        recorded_table("fashion_mnist_lenet")
+    except NoTable:
+        return "n/a (no recorded table)"
+    with tempfile.TemporaryDirectory() as results_dir:
+        args = launcher.build_parser("asha", "bench").parse_args([
+            "--backend", "simulated", "--workers", "4", "--max-wallclock-time", str(budget),
+            "--results-dir", results_dir])
+        plan = launcher.make_plan(args)
+        started = time.perf_counter()
+        with contextlib.redirect_stdout(sys.stderr):
+            launcher.run(plan)
+        return round(budget / (time.perf_counter() - started), 1)
+
+
 def peak_rss_mb(data_file: str) -> float:
     """Peak RSS of one standalone LeNet trial process (1 epoch), as the process reports it."""
     completed = subprocess.run([sys.executable, "-c", (
@@ -241,7 +262,7 @@ def measure(args) -> dict:
             suffix = "" if backend == args.backends.split(",")[0] else f"_{backend}"
             figures.update({f"{key}{suffix}": value for key, value in run.items()})
             figures[f"backend{suffix}"] = backend
-    figures["sim_speedup"] = "n/a"
+    figures["sim_speedup"] = sim_speedup()
     figures["peak_rss_mb"] = peak_rss_mb(data_file)
     return figures
 
