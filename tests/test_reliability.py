@@ -74,14 +74,16 @@ def test_300_trials_lose_and_duplicate_nothing(tmp_path, scheduler):
     path = run_toy(tmp_path, scheduler, "warm", toy_space(),
                    StoppingCriterion(max_num_trials_started=299))
     results = pd.read_csv(path / "results.csv.zip")
-    trial_ids = sorted(results["trial_id"].unique())
-    assert len(trial_ids) >= 300 - 2 and trial_ids == list(range(len(trial_ids)))
-    # every result a trial printed is in the results file, once
-    for trial_id in trial_ids:
-        printed = (path / str(trial_id) / "std.out").read_text().count("[tune-metric]")
-        rows = results[results["trial_id"] == trial_id]
-        assert rows["epoch"].is_unique
-        assert len(rows) <= printed  # a paused trial may have printed past its rung
+    trial_dirs = [p for p in path.iterdir() if p.name.isdigit()]
+    assert len(trial_dirs) == 300
+    assert results["trial_id"].nunique() >= 300 - 2  # the last two may be killed unreported
+    for trial_dir in trial_dirs:
+        printed = (trial_dir / "std.out").read_text().count("[tune-metric]")
+        rows = results[results["trial_id"] == int(trial_dir.name)]
+        # every trial that reported is in the file, each epoch once and in order; a trial
+        # may have printed more than is kept (reports after a stop or pause are dropped)
+        assert (len(rows) >= 1) == (printed >= 1)
+        assert len(rows) <= printed
         assert rows["epoch"].tolist() == list(range(1, len(rows) + 1))
     growth_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
     assert growth_mb < 300, f"tuner memory grew by {growth_mb:.0f} MB over 300 trials"
