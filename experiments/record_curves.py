@@ -105,6 +105,7 @@ def write_table(table: Path, frame: pd.DataFrame, metadata: dict) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "w") as f:
             f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the table is for everyone
         os.replace(tmp, path)
 
 
