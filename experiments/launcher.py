@@ -9,6 +9,7 @@ experiment behind.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import platform
 import signal
@@ -24,6 +25,11 @@ from objectives import OBJECTIVES, TRIAL_SETTINGS
 TUNER_SLEEP_S = 0.2
 METRIC = "validation_error"
 RESOURCE_ATTR = "epoch"
+
+# Syne Tune's ASHA hands points_to_evaluate to its searcher twice and warns about it each time.
+logging.getLogger(
+    "syne_tune.optimizer.schedulers.searchers.last_value_multi_fidelity_searcher"
+).setLevel(logging.ERROR)
 
 
 BACKENDS = ("warm", "python", "simulated")
