@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import multiprocessing
-import multiprocessing.forkserver
 import os
 import signal
 import sys
@@ -43,6 +42,10 @@ class ForkedTrial:
 
     def kill(self) -> None:
         self.process.kill()
+
+
+def do_nothing() -> None:
+    """A first forked process: it returns once the forkserver has finished preloading."""
 
 
 def die_with_parent() -> None:
@@ -79,9 +82,11 @@ class WarmPythonBackend(PythonBackend):
         super().__init__(tune_function, config_space, rotate_gpus=rotate_gpus)
         self.function_path = f"{tune_function.__module__}:{tune_function.__qualname__}"
         self.preload = preload
-        # Start the warm process now (a few seconds), not inside the tuner's timed loop.
-        self._context()
-        multiprocessing.forkserver.ensure_running()
+        # Start the warm process now and wait until it has loaded everything (a few seconds),
+        # so that the wait is not inside the tuner's timed loop.
+        warm_up = self._context().Process(target=do_nothing)
+        warm_up.start()
+        warm_up.join()
 
     def _context(self):
         context = multiprocessing.get_context("forkserver")
