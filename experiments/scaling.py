@@ -91,7 +91,7 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--methods", default="asha,sync_sh")
     parser.add_argument("--objective", default="fashion_mnist_lenet")
-    parser.add_argument("--budget", type=float, default=7200.0,
+    parser.add_argument("--budget", type=float, default=3600.0,
                         help="simulated seconds per run (default %(default)s)")
     parser.add_argument("--target-error", type=float, default=None,
                         help="default: the 10%% quantile of the recorded final errors")
