@@ -75,14 +75,16 @@ def test_300_trials_lose_and_duplicate_nothing(tmp_path, scheduler):
                    StoppingCriterion(max_num_trials_started=299))
     results = pd.read_csv(path / "results.csv.zip")
     trial_dirs = [p for p in path.iterdir() if p.name.isdigit()]
-    assert len(trial_dirs) == 300
-    assert results["trial_id"].nunique() >= 300 - 2  # the last two may be killed unreported
+    # the tuner fills both free workers before it checks the stop: 300 or 301 trials
+    assert len(trial_dirs) in (300, 301)
+    last = len(trial_dirs) - 2  # the last two may be killed at the stop, maybe mid-print
+    assert results["trial_id"].nunique() >= last
     for trial_dir in trial_dirs:
         printed = (trial_dir / "std.out").read_text().count("[tune-metric]")
         rows = results[results["trial_id"] == int(trial_dir.name)]
         # every trial that reported is in the file, each epoch once and in order; a trial
         # may have printed more than is kept (reports after a stop or pause are dropped)
-        if int(trial_dir.name) < 298:  # the last two were killed at the stop, maybe mid-print
+        if int(trial_dir.name) < last:
             assert (len(rows) >= 1) == (printed >= 1)
         assert len(rows) <= printed
         assert rows["epoch"].tolist() == list(range(1, len(rows) + 1))
