@@ -35,8 +35,12 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # torch is imported where tensors are made, not by every user of this module
+    import torch
 
 FASHION_MNIST_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_FILES = {
@@ -77,12 +81,12 @@ def cache_dir() -> Path:
 class Splits:
     """uint8 images (N, C, H, W) and int64 labels, as torch tensors."""
 
-    train_x: "torch.Tensor"
-    train_y: "torch.Tensor"
-    val_x: "torch.Tensor"
-    val_y: "torch.Tensor"
-    test_x: "torch.Tensor"
-    test_y: "torch.Tensor"
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
 
 
 @functools.lru_cache(maxsize=2)
