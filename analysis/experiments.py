@@ -18,6 +18,7 @@ class ExperimentNotFound(Exception):
 
 
 def default_results_dir() -> Path:
+    """Where the launchers write and Syne Tune's `load_experiment` looks by default."""
     return Path(os.environ.get("SYNETUNE_FOLDER", "~/syne-tune")).expanduser()
 
 

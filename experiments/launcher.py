@@ -17,6 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis.experiments import default_results_dir
 from objectives import OBJECTIVES, TRIAL_SETTINGS
 
 # Seconds the tuner sleeps when every worker is busy. Syne Tune's default (5 s) leaves a freed
@@ -37,11 +38,6 @@ BACKENDS = ("warm", "python", "simulated")
 
 class UsageError(Exception):
     """Bad input: the message names the problem and the fix."""
-
-
-def default_results_dir() -> Path:
-    """Where Syne Tune (and so `load_experiment`) looks by default."""
-    return Path(os.environ.get("SYNETUNE_FOLDER", "~/syne-tune")).expanduser()
 
 
 def count_gpus() -> int:
