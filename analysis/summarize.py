@@ -41,6 +41,14 @@ def best_config(best, results, metadata: dict) -> dict:
     return config
 
 
+def trials_per_node(trial_nodes: dict) -> dict:
+    """{short node id: number of trials whose latest run was on that node}."""
+    counts: dict[str, int] = {}
+    for node in trial_nodes.values():
+        counts[node[:8]] = counts.get(node[:8], 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
     """The summary of EXPERIMENT (name, prefix, path or `latest`) as a flat dict."""
     experiment = load(str(spec), results_dir)
@@ -56,6 +64,7 @@ def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
         "path": str(resolve_experiment(str(spec), results_dir)),
         "objective": metadata.get("objective"),
         "scheduler": metadata.get("scheduler"),
+        "trial_backend": metadata.get("trial_backend"),
         "n_workers": n_workers,
         "smoke": metadata.get("smoke", False),
         "simulated": metadata.get("simulated", False),
@@ -77,6 +86,9 @@ def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
     failures = {str(s["trial_id"]): s.get("error", "") for s in metadata.get("trial_timeline", [])
                 if s.get("status") == "Failed"}
     summary.update(trials_failed=len(failures), failures=failures)
+    if metadata.get("trial_nodes"):  # a Ray cluster: where the trials ran
+        summary.update(cluster_nodes=metadata.get("ray_cluster", {}).get("nodes"),
+                       trials_per_node=trials_per_node(metadata["trial_nodes"]))
     if results is None or results.empty or metric not in results:
         return summary
     best = results.loc[results[metric].idxmin()]

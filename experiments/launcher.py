@@ -33,7 +33,7 @@ logging.getLogger(
 ).setLevel(logging.ERROR)
 
 
-BACKENDS = ("warm", "python", "simulated")
+BACKENDS = ("warm", "python", "simulated", "ray")
 
 
 class UsageError(Exception):
@@ -71,8 +71,19 @@ def build_parser(scheduler: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument("--backend", default="warm",
                         help="how trials run: 'warm' (forked from a process with torch and the data "
                              "already loaded), 'python' (Syne Tune's PythonBackend: a new "
-                             "process per trial) or 'simulated' (replayed from the objective's "
-                             "recorded learning curves in simulated time) (default %(default)s)")
+                             "process per trial), 'simulated' (replayed from the objective's "
+                             "recorded learning curves in simulated time) or 'ray' (trials run as "
+                             "Ray tasks on the nodes of a Ray cluster) (default %(default)s)")
+    parser.add_argument("--ray-address", default=None, metavar="HOST:PORT",
+                        help="--backend ray: the cluster to join, as `ray start --head` prints it "
+                             "(default: a local Ray started for this run)")
+    parser.add_argument("--checkpoint-dir", type=Path, default=None,
+                        help="--backend ray: a folder every node can read and write, for the "
+                             "trials' checkpoints (default: inside the experiment folder, right "
+                             "when all nodes share this machine's disk)")
+    parser.add_argument("--cpus-per-trial", type=int, default=None,
+                        help="CPU threads each trial uses (default: CPUs split evenly among the "
+                             "workers; 1 per trial on GPUs)")
     parser.add_argument("--search-space", default="full", choices=["full", "recorded"],
                         help="'full': the objective's search space; 'recorded': only the "
                              "configurations in its recorded table, so that real and simulated "
@@ -107,6 +118,8 @@ class Plan:
     experiment_name: str
     args: argparse.Namespace
     table: object = None  # recorded learning curves, for --backend simulated
+    cluster: object = None  # experiments.ray_cluster.ClusterInfo, for --backend ray
+    checkpoint_dir: Path | None = None  # --backend ray: shared root of the trials' checkpoints
 
     @property
     def simulated(self) -> bool:
@@ -134,21 +147,30 @@ def check_args(args: argparse.Namespace) -> None:
         raise UsageError(f"--brackets {args.brackets}: must be at least 1")
     if args.max_failures < 0:
         raise UsageError(f"--max-failures {args.max_failures}: must be 0 or more")
+    if args.cpus_per_trial is not None and args.cpus_per_trial < 1:
+        raise UsageError(f"--cpus-per-trial {args.cpus_per_trial}: must be at least 1")
+    for flag, value in (("--ray-address", args.ray_address), ("--checkpoint-dir", args.checkpoint_dir)):
+        if value is not None and args.backend != "ray":
+            raise UsageError(f"{flag} applies to the Ray backend only: add --backend ray")
     if args.experiment_name is not None and not all(
         c.isalnum() or c == "-" for c in args.experiment_name
     ):
         raise UsageError(f"--experiment-name {args.experiment_name!r}: use letters, digits and '-' only")
 
 
+def check_writable(flag: str, folder: Path) -> None:
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {folder}: cannot write there; choose a writable folder")
+
+
 def check_results_dir(results_dir: Path) -> None:
     if " " in str(results_dir):
         # PythonBackend passes paths on a command line split at spaces
         raise UsageError(f"--results-dir {results_dir}: the path must not contain spaces")
-    probe = results_dir
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise UsageError(f"--results-dir {results_dir}: cannot write there; choose a writable folder")
+    check_writable("--results-dir", results_dir)
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -175,11 +197,48 @@ def make_plan(args: argparse.Namespace) -> Plan:
     data_file = SMOKE if args.smoke else str(objective.prepare_data(args.data_dir))
     if " " in data_file:
         raise UsageError(f"data cache {data_file}: the path must not contain spaces ($HPO_CACHE_DIR)")
+    if args.backend == "ray":
+        return plan_ray(args, objective, max_epochs, data_file, results_dir, name)
     n_gpus = count_gpus()
     n_workers = args.workers or max(n_gpus, 1)
-    threads = 1 if n_gpus else max(1, (os.cpu_count() or 1) // n_workers)
+    threads = 1 if n_gpus else args.cpus_per_trial or max(1, (os.cpu_count() or 1) // n_workers)
     return Plan(objective, args.scheduler, n_workers, n_gpus, threads, max_epochs, data_file,
                 results_dir, name, args)
+
+
+def plan_ray(args, objective, max_epochs: int, data_file: str, results_dir: Path, name: str) -> Plan:
+    """Join (or start) the Ray cluster and size the trials to its nodes: one GPU per trial
+    where there are GPUs, otherwise the cluster's CPUs split evenly among the workers."""
+    from experiments.ray_cluster import ClusterError, TrialResources, connect
+
+    checkpoint_dir = None
+    if args.checkpoint_dir is not None:
+        checkpoint_dir = args.checkpoint_dir.expanduser().resolve()
+        check_writable("--checkpoint-dir", checkpoint_dir)
+    try:
+        cluster = connect(args.ray_address)
+    except ClusterError as e:
+        raise UsageError(str(e)) from None
+    n_gpus = cluster.gpus
+    n_workers = args.workers or max(n_gpus, len(cluster.nodes))
+    largest_node = max((node.cpus for node in cluster.nodes), default=1)
+    threads = 1 if n_gpus else args.cpus_per_trial or max(1, min(cluster.cpus // n_workers, largest_node))
+    resources = TrialResources(cpus=threads, gpus=1 if n_gpus else 0)
+    problem = cluster.placement_problem(resources)
+    if problem:
+        raise UsageError(f"--backend ray: no trial could ever start: {problem}; lower "
+                         f"--cpus-per-trial or add a larger node")
+    slots = cluster.slots(resources)
+    if slots < n_workers:
+        print(f"warning: the cluster holds {slots} trial(s) of {resources.describe()} at once; "
+              f"the other {n_workers - slots} worker(s) will wait for room", file=sys.stderr)
+    if checkpoint_dir is None and len({node.ip for node in cluster.nodes}) > 1:
+        print("warning: the cluster spans several machines and --checkpoint-dir is not given: "
+              "checkpoints stay on each node's disk, so a trial resumed on another node starts "
+              "over and the test evaluation may not find the best trial's weights",
+              file=sys.stderr)
+    return Plan(objective, args.scheduler, n_workers, n_gpus, threads, max_epochs, data_file,
+                results_dir, name, args, cluster=cluster, checkpoint_dir=checkpoint_dir)
 
 
 def plan_simulation(args, objective, results_dir: Path, name: str) -> Plan:
@@ -267,6 +326,9 @@ def metadata_of(plan: Plan) -> dict:
         "smoke": plan.args.smoke,
         "simulated": plan.simulated,
         "data_file": plan.data_file,
+        **({"ray_cluster": plan.cluster.as_metadata(),
+            "checkpoint_dir": str(plan.checkpoint_dir) if plan.checkpoint_dir else None}
+           if plan.cluster else {}),
         "flags": args,
         "versions": versions(),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
@@ -286,6 +348,16 @@ def make_backend(plan: Plan, config_space: dict):
         from experiments.simulation import make_backend as simulated_backend
 
         return simulated_backend(plan.table, plan.max_epochs, plan.args.startup_s)
+    if plan.args.backend == "ray":
+        from experiments.ray_backend import RayTrialBackend
+        from experiments.ray_cluster import TrialResources
+
+        return RayTrialBackend(
+            trial_entry_point, config_space,
+            TrialResources(cpus=plan.threads_per_trial, gpus=1 if plan.n_gpus else 0),
+            address=plan.args.ray_address, checkpoint_root=plan.checkpoint_dir,
+            data_file=plan.data_file,
+        )
     if plan.args.backend == "warm":
         return WarmPythonBackend(trial_entry_point, config_space, rotate_gpus=rotate_gpus,
                                  preload=f"{plan.objective.name}={plan.data_file}")
@@ -365,8 +437,9 @@ def build_tuner(plan: Plan):
     )
 
 
-def evaluate_best_on_test(plan: Plan, experiment_dir: Path) -> dict:
-    """Test error of the best trial's last checkpoint; recorded in metadata.json."""
+def evaluate_best_on_test(plan: Plan, experiment_dir: Path, checkpoint_path) -> dict:
+    """Test error of the best trial's last checkpoint (found by `checkpoint_path(trial_id)`);
+    recorded in metadata.json."""
     from syne_tune.experiments import load_experiment
 
     results = load_experiment(experiment_dir.name, local_path=str(experiment_dir.parent)).results
@@ -380,7 +453,7 @@ def evaluate_best_on_test(plan: Plan, experiment_dir: Path) -> dict:
         hyperparameters = recorded_configurations(plan.objective.name)[int(best["config_config_id"])]
     else:
         hyperparameters = {name: best[f"config_{name}"] for name in plan.objective.search_space}
-    checkpoint_dir = experiment_dir / str(trial_id) / "checkpoints"
+    checkpoint_dir = checkpoint_path(trial_id)
     try:
         test_error = plan.objective.test_error(hyperparameters, str(checkpoint_dir), plan.data_file)
     except FileNotFoundError:
@@ -431,10 +504,14 @@ def run(plan: Plan, tuner=None) -> Path:
         update_metadata(experiment_dir, aborted="too many failed trials")
         raise RunEnded(experiment_dir, f"{failed} trials failed, more than --max-failures "
                        f"{plan.args.max_failures}: see the failures below", 1) from None
+    trial_nodes = getattr(tuner.trial_backend, "trial_nodes", None)
+    if trial_nodes is not None:  # Ray: the node each trial ran on last
+        update_metadata(experiment_dir, trial_nodes={str(k): v for k, v in trial_nodes.items()})
     if plan.simulated:  # no weights were trained: nothing to test
         update_metadata(experiment_dir, test_error=None, best_trial_id=None)
     else:
-        update_metadata(experiment_dir, **evaluate_best_on_test(plan, experiment_dir))
+        update_metadata(experiment_dir, **evaluate_best_on_test(
+            plan, experiment_dir, tuner.trial_backend.checkpoint_trial_path))
     return experiment_dir
 
 
@@ -488,7 +565,9 @@ def main(scheduler: str, description: str, argv=None) -> Path:
         f"Tuning {plan.objective.name} with {plan.scheduler}: {plan.n_workers} worker(s), "
         f"{plan.threads_per_trial} thread(s) per trial, {plan.args.max_wallclock_time:g} s budget, "
         + ("simulated from recorded curves" if plan.simulated
-           else f"{'synthetic' if plan.args.smoke else 'real'} data"),
+           else f"{'synthetic' if plan.args.smoke else 'real'} data")
+        + (f", on a Ray cluster of {len(plan.cluster.nodes)} node(s) ({plan.cluster.cpus} CPUs, "
+           f"{plan.cluster.gpus} GPUs)" if plan.cluster else ""),
         flush=True,
     )
     signal.signal(signal.SIGTERM, raise_interrupt)

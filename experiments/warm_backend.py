@@ -118,7 +118,7 @@ class WarmPythonBackend(PythonBackend):
         self._busy_trial_id_candidates.add(trial_id)
 
     def _kill_process(self, trial_id: int):
-        if not isinstance(self.trial_subprocess[trial_id], _Finished):
+        if not isinstance(self.trial_subprocess[trial_id], EndedTrial):
             super()._kill_process(trial_id)
 
     def __getstate__(self):
@@ -126,12 +126,12 @@ class WarmPythonBackend(PythonBackend):
         # gone by the time a saved tuner is loaded again).
         state = dict(self.__dict__)
         state["trial_subprocess"] = {
-            trial_id: _Finished(handle.poll()) for trial_id, handle in self.trial_subprocess.items()
+            trial_id: EndedTrial(handle.poll()) for trial_id, handle in self.trial_subprocess.items()
         }
         return state
 
 
-class _Finished:
+class EndedTrial:
     """Stands in for a trial process in a saved tuner: it has ended."""
 
     def __init__(self, code: int | None):

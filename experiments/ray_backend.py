@@ -1,0 +1,316 @@
+"""A Syne Tune trial backend whose trials run as Ray tasks on the nodes of a Ray cluster.
+
+Syne Tune 0.16 runs trials on the local machine only. Here each run of a trial (its start, and
+each resume after a pause) is one Ray task, which Ray places on any node with the CPUs or GPU
+the trial asks for. The task calls the same trial function as the local backends. What it
+prints (Syne Tune's `Reporter` lines, tracebacks) travels back through a small Ray actor and
+is appended to the trial's `std.out` / `std.err` on the machine running the tuner, so all of
+`LocalBackend`'s machinery (results, stop, pause, resume, the experiment folder) is reused
+unchanged. Checkpoints go to a folder every node can read, since a resumed trial may land on
+another node.
+
+A trial that no live node can ever hold (it asks for more CPUs or GPUs than the largest node
+has) fails at once with a message saying so, instead of waiting in Ray's queue forever.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import time
+import traceback
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from syne_tune.backend import PythonBackend
+from syne_tune.constants import ST_CHECKPOINT_DIR
+from syne_tune.util import dump_json_with_numpy
+
+from experiments.ray_cluster import TrialResources, connect, describe, import_ray
+from experiments.warm_backend import EndedTrial
+from objectives.data import SMOKE
+
+# How often (seconds) the live nodes are looked up again to find trials that cannot be placed.
+PLACEMENT_CHECK_S = 1.0
+
+
+class TrialOutputs:
+    """A Ray actor holding what trials printed until the tuner's backend collects it.
+
+    Entries are (trial_id, attempt, kind, payload): kind "node" (payload: the node's id, sent
+    when the task starts), "out" or "err" (payload: text).
+    """
+
+    def __init__(self):
+        self.pending: list[tuple] = []
+
+    def add(self, trial_id: int, attempt: int, kind: str, payload: str) -> None:
+        self.pending.append((trial_id, attempt, kind, payload))
+
+    def drain(self) -> list[tuple]:
+        pending, self.pending = self.pending, []
+        return pending
+
+
+class ForwardedStream(io.TextIOBase):
+    """A text stream whose complete lines go to the `TrialOutputs` actor."""
+
+    def __init__(self, outputs, trial_id: int, attempt: int, kind: str):
+        self.outputs, self.trial_id, self.attempt, self.kind = outputs, trial_id, attempt, kind
+        self.buffer = ""
+        self.last_call = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.buffer += text
+        if "\n" in self.buffer:
+            lines, _, self.buffer = self.buffer.rpartition("\n")
+            self._send(lines + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        pass  # lines go out as they complete; a partial line waits for its end or close()
+
+    def _send(self, text: str) -> None:
+        self.last_call = self.outputs.add.remote(self.trial_id, self.attempt, self.kind, text)
+
+    def close(self) -> None:
+        """Send what is left and wait until the actor holds every line."""
+        import ray
+
+        if self.buffer:
+            self._send(self.buffer)
+            self.buffer = ""
+        if self.last_call is not None:
+            ray.get(self.last_call)  # calls from one caller to an actor run in order
+        super().close()
+
+
+def ensure_data_file(data_file: str, data_box: list) -> None:
+    """Write the decoded data set on a node that lacks it, from the copy in Ray's object store
+    (`data_box` holds its reference, or is empty when every node shares the tuner's disk)."""
+    if data_file == SMOKE or Path(data_file).exists():
+        return
+    if not data_box:
+        raise FileNotFoundError(f"data file {data_file} is missing on this node")
+    import ray
+
+    path = Path(data_file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial.write_bytes(ray.get(data_box[0]))
+    os.replace(partial, path)  # atomic: trials starting at once on this node see all or nothing
+
+
+def run_trial_task(function: str, kwargs: dict, trial_id: int, attempt: int, outputs,
+                   data_box: list) -> None:
+    """Body of the Ray task that runs one trial."""
+    import ray
+
+    outputs.add.remote(trial_id, attempt, "node", ray.get_runtime_context().get_node_id())
+    out = ForwardedStream(outputs, trial_id, attempt, "out")
+    err = ForwardedStream(outputs, trial_id, attempt, "err")
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                ensure_data_file(kwargs["data_file"], data_box)
+                module, name = function.rsplit(":", 1)
+                getattr(importlib.import_module(module), name)(**kwargs)
+            except BaseException:
+                traceback.print_exc()  # into the trial's std.err, where the suite looks
+                raise
+    finally:
+        out.close()
+        err.close()
+
+
+class RayTrial:
+    """The part of `subprocess.Popen`'s interface that `LocalBackend` uses, over one Ray task.
+    `code` is set by the backend when it sees the task end."""
+
+    pid = -1
+
+    def __init__(self, ref, attempt: int):
+        self.ref = ref
+        self.attempt = attempt
+        self.code: int | None = None
+        self.placed = False
+
+    def poll(self) -> int | None:
+        return self.code
+
+    def kill(self) -> None:
+        import ray
+
+        if self.code is None:
+            ray.cancel(self.ref, force=True)
+            self.code = -9
+
+
+@dataclass
+class _Connection:
+    outputs: Any  # the TrialOutputs actor
+    task: Any  # run_trial_task as a Ray remote function
+    data_box: list
+    last_placement_check: float = 0.0
+
+
+class RayTrialBackend(PythonBackend):
+    """Runs `tune_function(**config)` as Ray tasks on the cluster at `address` (None: a local
+    Ray started for this process), each asking for `resources`.
+
+    `checkpoint_root` is a folder every node can read and write; trial checkpoints go to
+    `checkpoint_root/EXPERIMENT/TRIAL_ID`. None keeps them in the experiment folder, which is
+    right when all nodes share the tuner's disk (a cluster on one machine, or a shared
+    results folder). `data_file` is shipped through Ray's object store to nodes on other
+    machines, so that they need no copy of the data set.
+    """
+
+    def __init__(self, tune_function: Callable, config_space: dict[str, Any],
+                 resources: TrialResources, address: str | None = None,
+                 checkpoint_root: Path | None = None, data_file: str = SMOKE):
+        super().__init__(tune_function, config_space, rotate_gpus=False)  # Ray assigns GPUs
+        self.function_path = f"{tune_function.__module__}:{tune_function.__qualname__}"
+        self.resources = resources
+        self.address = address
+        self.checkpoint_root = checkpoint_root
+        self.data_file = data_file
+        self.trial_nodes: dict[int, str] = {}  # trial_id -> id of the node of its latest run
+        self.attempts = 0
+        self._connection: _Connection | None = None
+
+    def checkpoint_trial_path(self, trial_id: int) -> Path:
+        if self.checkpoint_root is None:
+            return super().checkpoint_trial_path(trial_id)
+        return Path(self.checkpoint_root) / self.local_path.name / str(trial_id)
+
+    # -- connection ----------------------------------------------------------------------------
+
+    def _connect(self) -> _Connection:
+        if self._connection is None:
+            ray = import_ray()
+            cluster = connect(self.address)
+            here = ray.util.get_node_ip_address()
+            ship_data = self.data_file != SMOKE and any(node.ip != here for node in cluster.nodes)
+            self._connection = _Connection(
+                outputs=ray.remote(num_cpus=0)(TrialOutputs).remote(),
+                # Syne Tune decides about failed trials; Ray must not rerun them on its own
+                task=ray.remote(max_retries=0)(run_trial_task),
+                data_box=[ray.put(Path(self.data_file).read_bytes())] if ship_data else [],
+            )
+        return self._connection
+
+    # -- starting and ending trials ------------------------------------------------------------
+
+    def _schedule(self, trial_id: int, config: dict[str, Any]):
+        connection = self._connect()
+        trial_path = self.trial_path(trial_id)
+        os.makedirs(trial_path, exist_ok=True)
+        for name in ("std.out", "std.err"):  # polled before the trial writes to them
+            (trial_path / name).touch()
+        dump_json_with_numpy(config, str(trial_path / "config.json"))
+        kwargs = {key: config[key] for key in self.config_space if key in config}
+        kwargs[ST_CHECKPOINT_DIR] = str(self.checkpoint_trial_path(trial_id))
+        self.attempts += 1
+        ref = connection.task.options(
+            num_cpus=self.resources.cpus, num_gpus=self.resources.gpus, name=f"trial-{trial_id}"
+        ).remote(self.function_path, kwargs, trial_id, self.attempts, connection.outputs,
+                 connection.data_box)
+        self.trial_subprocess[trial_id] = RayTrial(ref, self.attempts)
+        self._busy_trial_id_candidates.add(trial_id)
+
+    def _kill_process(self, trial_id: int):
+        self.trial_subprocess[trial_id].kill()
+
+    # -- watching trials -----------------------------------------------------------------------
+
+    def _all_trial_results(self, trial_ids: list[int]):
+        self._collect()
+        return super()._all_trial_results(trial_ids)
+
+    def busy_trial_ids(self):
+        self._collect()
+        return super().busy_trial_ids()
+
+    def _running(self) -> dict:
+        return {trial_id: handle for trial_id, handle in self.trial_subprocess.items()
+                if isinstance(handle, RayTrial) and handle.code is None}
+
+    def _collect(self) -> None:
+        """Append what trials printed to their files, then note the tasks that ended.
+
+        Ended tasks are found *before* draining the actor: a task ends only after the actor
+        holds all its lines, so a trial is never seen ended with output still missing.
+        """
+        import ray
+
+        connection = self._connect()
+        running = self._running()
+        by_ref = {handle.ref: trial_id for trial_id, handle in running.items()}
+        ended, _ = ray.wait(list(by_ref), num_returns=len(by_ref), timeout=0) if by_ref else ([], [])
+        for trial_id, attempt, kind, payload in ray.get(connection.outputs.drain.remote()):
+            handle = self.trial_subprocess.get(trial_id)
+            if kind == "node":
+                self.trial_nodes[trial_id] = payload
+                if isinstance(handle, RayTrial) and handle.attempt == attempt:
+                    handle.placed = True
+            else:
+                self._append(trial_id, "std.out" if kind == "out" else "std.err", payload)
+        for ref in ended:
+            trial_id = by_ref[ref]
+            self.trial_subprocess[trial_id].code = self._exit_code(trial_id, ref)
+        self._fail_unplaceable(connection)
+
+    def _exit_code(self, trial_id: int, ref) -> int:
+        from ray.exceptions import RayError, RayTaskError, TaskCancelledError
+
+        import ray
+
+        try:
+            ray.get(ref)
+            return 0
+        except RayTaskError:
+            return 1  # the trial's traceback is already in its std.err
+        except TaskCancelledError:
+            return -9
+        except RayError as e:  # the worker or its node died
+            first_line = (str(e).strip().splitlines() or [""])[0]
+            self._append(trial_id, "std.err",
+                         f"the trial's Ray worker was lost: {type(e).__name__}: {first_line}\n")
+            return 1
+
+    def _fail_unplaceable(self, connection: _Connection) -> None:
+        waiting = {trial_id: handle for trial_id, handle in self._running().items()
+                   if not handle.placed}
+        now = time.monotonic()
+        if not waiting or now - connection.last_placement_check < PLACEMENT_CHECK_S:
+            return
+        connection.last_placement_check = now
+        problem = describe(self.address or "local").placement_problem(self.resources)
+        if problem is None:
+            return
+        for trial_id, handle in waiting.items():
+            handle.kill()
+            handle.code = 1
+            self._append(trial_id, "std.err",
+                         f"the trial cannot be placed on the Ray cluster: {problem}; ask for "
+                         f"less per trial (--cpus-per-trial) or add a node that has it\n")
+
+    def _append(self, trial_id: int, name: str, text: str) -> None:
+        with open(self.trial_path(trial_id) / name, "a") as f:
+            f.write(text)
+
+    def __getstate__(self):
+        # The tuner pickles its backend regularly; Ray handles cannot be pickled (and the
+        # tasks are gone by the time a saved tuner is loaded again, which reconnects).
+        state = dict(self.__dict__)
+        state["_connection"] = None
+        state["trial_subprocess"] = {
+            trial_id: EndedTrial(handle.poll()) for trial_id, handle in self.trial_subprocess.items()
+        }
+        return state
