@@ -2,6 +2,7 @@
 
     python experiments/compare.py --seeds 2 --workers 2 --max-wallclock-time 60
     python experiments/compare.py --methods asha,sync_sh,random_search --seeds 3
+    python experiments/compare.py --methods asha,ray_tune_asha --backend ray   # Syne Tune vs Ray Tune
     python -m analysis.compare latest            # curves, worker timelines, table
 
 Runs every method once per seed (seeds 0..N-1, interleaved: seed 0 of each method first) and
@@ -17,14 +18,18 @@ import signal
 import sys
 import time
 
-from experiments import launcher
+from experiments import launcher, run_ray_tune
 from experiments.schedulers import SCHEDULERS
+
+# Syne Tune's schedulers, plus Ray Tune's own ASHA (experiments/run_ray_tune.py), which always
+# runs on Ray: compare it with --backend ray so that both run their trials the same way.
+METHODS = (*SCHEDULERS, run_ray_tune.METHOD)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = launcher.build_parser("asha", __doc__.split("\n\n")[0])
     parser.add_argument("--methods", default="asha,sync_sh",
-                        help=f"comma-separated, from {', '.join(SCHEDULERS)} (default %(default)s)")
+                        help=f"comma-separated, from {', '.join(METHODS)} (default %(default)s)")
     parser.add_argument("--seeds", type=int, default=2,
                         help="number of paired seeds, 0..N-1 offset by --seed (default %(default)s)")
     parser.add_argument("--comparison-name", default=None,
@@ -35,11 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
 def plan_runs(args: argparse.Namespace) -> tuple[str, list[launcher.Plan]]:
     """Check everything first: a bad flag fails before any run starts."""
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = [m for m in methods if m not in SCHEDULERS]
+    unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise launcher.UsageError(
             f"--methods {args.methods}: unknown {', '.join(unknown) or 'none given'}; "
-            f"choose from {', '.join(SCHEDULERS)}"
+            f"choose from {', '.join(METHODS)}"
         )
     if args.seeds < 1:
         raise launcher.UsageError(f"--seeds {args.seeds}: need at least 1")
@@ -58,7 +63,11 @@ def plan_runs(args: argparse.Namespace) -> tuple[str, list[launcher.Plan]]:
             run_args.seed = seed
             run_args.experiment_name = f"{name}-{method.replace('_', '-')}-s{seed}"
             run_args.metadata = [f"comparison={name}", f"method={method}"]
-            plans.append(launcher.make_plan(run_args))
+            if method == run_ray_tune.METHOD:
+                run_args.backend = "ray"
+                plans.append(run_ray_tune.make_plan(run_args))
+            else:
+                plans.append(launcher.make_plan(run_args))
     return name, plans
 
 
@@ -78,8 +87,9 @@ def main(argv=None) -> None:
     signal.signal(signal.SIGTERM, launcher.raise_interrupt)
     for index, plan in enumerate(plans, start=1):
         print(f"\n=== run {index}/{len(plans)}: {plan.scheduler}, seed {plan.args.seed} ===", flush=True)
+        run = run_ray_tune.run if plan.scheduler == run_ray_tune.METHOD else launcher.run
         try:
-            launcher.run(plan)
+            run(plan)
         except launcher.RunEnded as ended:
             print(f"error: run {index}/{len(plans)} ended early: {ended}", file=sys.stderr)
             if ended.exit_code != 1:  # interrupted: stop the comparison

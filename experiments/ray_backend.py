@@ -118,7 +118,8 @@ def run_trial_task(function: str, kwargs: dict, trial_id: int, attempt: int, out
     try:
         with redirect_stdout(out), redirect_stderr(err):
             try:
-                ensure_data_file(kwargs["data_file"], data_box)
+                if "data_file" in kwargs:  # the suite's objectives; test functions have none
+                    ensure_data_file(kwargs["data_file"], data_box)
                 module, name = function.rsplit(":", 1)
                 getattr(importlib.import_module(module), name)(**kwargs)
             except BaseException:
@@ -127,6 +128,25 @@ def run_trial_task(function: str, kwargs: dict, trial_id: int, attempt: int, out
     finally:
         out.close()
         err.close()
+
+
+def checkpoint_dir_of(experiment_dir: Path, trial_id: int, checkpoint_root: Path | None) -> Path:
+    """Where a trial's checkpoints go: inside the experiment folder (as with every backend), or
+    under a root folder every node shares."""
+    if checkpoint_root is None:
+        return Path(experiment_dir) / str(trial_id) / "checkpoints"
+    return Path(checkpoint_root) / Path(experiment_dir).name / str(trial_id)
+
+
+def ship_data(data_file: str) -> list:
+    """[a reference to the data set in Ray's object store] when some node runs on another
+    machine (and may lack the file), else []: see `ensure_data_file`."""
+    import ray
+
+    here = ray.util.get_node_ip_address()
+    if data_file == SMOKE or all(node["NodeManagerAddress"] == here for node in ray.nodes()):
+        return []
+    return [ray.put(Path(data_file).read_bytes())]
 
 
 class RayTrial:
@@ -185,23 +205,19 @@ class RayTrialBackend(PythonBackend):
         self._connection: _Connection | None = None
 
     def checkpoint_trial_path(self, trial_id: int) -> Path:
-        if self.checkpoint_root is None:
-            return super().checkpoint_trial_path(trial_id)
-        return Path(self.checkpoint_root) / self.local_path.name / str(trial_id)
+        return checkpoint_dir_of(self.local_path, trial_id, self.checkpoint_root)
 
     # -- connection ----------------------------------------------------------------------------
 
     def _connect(self) -> _Connection:
         if self._connection is None:
             ray = import_ray()
-            cluster = connect(self.address)
-            here = ray.util.get_node_ip_address()
-            ship_data = self.data_file != SMOKE and any(node.ip != here for node in cluster.nodes)
+            connect(self.address)
             self._connection = _Connection(
                 outputs=ray.remote(num_cpus=0)(TrialOutputs).remote(),
                 # Syne Tune decides about failed trials; Ray must not rerun them on its own
                 task=ray.remote(max_retries=0)(run_trial_task),
-                data_box=[ray.put(Path(self.data_file).read_bytes())] if ship_data else [],
+                data_box=ship_data(self.data_file),
             )
         return self._connection
 

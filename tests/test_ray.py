@@ -1,0 +1,163 @@
+"""Trials on a Ray cluster: a real 2-node cluster on this machine (ray.cluster_utils.Cluster),
+one CPU per node, so that two trials at once must run on different nodes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from analysis.summarize import summarize_experiment
+from objectives.training import CHECKPOINT_NAME
+from tests.conftest import read_metadata, run_launcher, run_script
+from tests.fault_objective import toy_trial
+from tests.test_reliability import toy_space
+
+ray = pytest.importorskip("ray", reason="the Ray tests need the extra: pip install -e '.[ray]'")
+
+# Stay on this machine: every Ray process binds to loopback, and no usage reports are sent.
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from ray.cluster_utils import Cluster
+
+    # Ray's sockets live under RAY_TMPDIR, and Unix socket paths are limited to 107 bytes:
+    # pytest's temporary folders are too deep.
+    tmp = tempfile.mkdtemp(prefix="ray-")
+    env = {**RAY_ENV, "RAY_TMPDIR": tmp}
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)  # for this process and the launchers it starts
+    node = {"num_cpus": 1, "object_store_memory": 100 * 2**20}
+    ray_cluster = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
+    second = ray_cluster.add_node(**node)
+    ray_cluster.wait_for_nodes()
+    yield SimpleNamespace(address=ray_cluster.address,
+                          node_ids={ray_cluster.head_node.node_id, second.node_id})
+    ray.shutdown()  # the in-process tests below connect this process too
+    ray_cluster.shutdown()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def assert_ran_on_both_nodes(experiment, cluster):
+    metadata = read_metadata(experiment)
+    assert metadata["ray_cluster"]["nodes"] == 2
+    assert set(metadata["trial_nodes"].values()) == cluster.node_ids
+
+
+@pytest.mark.timeout(90)
+def test_sync_sh_pauses_and_resumes_trials_across_both_nodes(cluster, tmp_path):
+    shared = tmp_path / "shared-checkpoints"
+    experiment = run_launcher(
+        "run_sync_sh.py", tmp_path / "results", "--backend", "ray", "--ray-address", cluster.address,
+        "--workers", "2", "--smoke", "--max-wallclock-time", "15", "--max-epochs", "4",
+        "--grace-period", "1", "--checkpoint-dir", str(shared), timeout=80,
+    )
+    assert read_metadata(experiment)["trial_backend"] == "ray"
+    assert_ran_on_both_nodes(experiment, cluster)
+    results = pd.read_csv(experiment / "results.csv.zip")
+    paused = set(results[results["st_decision"] == "PAUSE"]["trial_id"])
+    resumed = [t for t in paused if results[results["trial_id"] == t]["epoch"].max() > 1]
+    assert resumed, "no trial was promoted and resumed"
+    # resumed from the shared checkpoints: no epoch trained twice
+    assert not results.duplicated(["trial_id", "epoch"]).any()
+    assert (shared / experiment.name / str(resumed[0]) / CHECKPOINT_NAME).exists()
+    assert not (experiment / str(resumed[0]) / "checkpoints").exists()
+    summary = summarize_experiment(experiment)
+    assert summary["cluster_nodes"] == 2 and summary["trials_failed"] == 0
+    assert summary["test_error"] is not None  # the best trial's weights, read from the shared folder
+
+
+@pytest.mark.timeout(90)
+def test_syne_tune_and_ray_tune_asha_side_by_side_on_both_nodes(cluster, tmp_path):
+    results_dir = tmp_path / "results"
+    run_script(["experiments/compare.py", "--methods", "asha,ray_tune_asha", "--backend", "ray",
+                "--ray-address", cluster.address, "--seeds", "1", "--workers", "2", "--smoke",
+                "--max-wallclock-time", "12", "--comparison-name", "side-by-side",
+                "--results-dir", str(results_dir)], timeout=85)
+    experiments = {read_metadata(p)["method"]: p for p in results_dir.iterdir()}
+    assert set(experiments) == {"asha", "ray_tune_asha"}
+    for method, experiment in experiments.items():
+        assert_ran_on_both_nodes(experiment, cluster)
+        summary = json.loads(run_script(["-m", "analysis.summarize", str(experiment), "--json"]).stdout)
+        assert summary["trials"] >= 2 and summary["epochs_total"] >= 2, method
+        assert summary["trial_backend"] == ("ray_tune" if method == "ray_tune_asha" else "ray")
+    table = json.loads(run_script(["-m", "analysis.compare", "side-by-side", "--results-dir",
+                                   str(results_dir), "--json", "-o", str(tmp_path / "report")]).stdout)
+    assert set(table["methods"]) == {"asha", "ray_tune_asha"}
+    assert all(entry["runs"][0]["trials"] >= 2 for entry in table["methods"].values())
+    run_script(["-m", "analysis.plot_learning_curves", str(experiments["ray_tune_asha"]),
+                "-o", str(tmp_path / "curves.png")])
+    assert (tmp_path / "curves.png").stat().st_size > 10_000
+
+
+@pytest.mark.timeout(60)
+def test_a_trial_no_node_can_hold_is_refused_with_the_fix(cluster, tmp_path):
+    results_dir = tmp_path / "results"
+    completed = run_script(
+        ["experiments/run_asha.py", "--backend", "ray", "--ray-address", cluster.address,
+         "--cpus-per-trial", "4", "--smoke", "--results-dir", str(results_dir)], check=False)
+    assert completed.returncode == 2
+    assert "no trial could ever start" in completed.stderr
+    assert "largest of the cluster's 2 node(s) has 1 CPU(s)" in completed.stderr
+    assert not results_dir.exists() or not any(results_dir.iterdir())
+
+    # The same request reaching the backend (say, the large node left the cluster since the
+    # start): the trial fails with the reason instead of waiting in Ray's queue forever.
+    from experiments.ray_backend import RayTrialBackend
+    from experiments.ray_cluster import TrialResources
+
+    space = toy_space()
+    backend = RayTrialBackend(toy_trial, space, TrialResources(cpus=4, gpus=0), cluster.address)
+    backend.set_path(str(tmp_path / "unplaceable"))
+    trial = backend.start_trial({**space, "x": 0.1, "crash_at": 0})
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        statuses, _ = backend.fetch_status_results([trial.trial_id])
+        if statuses[trial.trial_id][1] == "Failed":
+            break
+        time.sleep(0.2)
+    assert statuses[trial.trial_id][1] == "Failed"
+    assert "cannot be placed on the Ray cluster" in "".join(backend.stderr(trial.trial_id))
+
+
+@pytest.mark.timeout(60)
+def test_crashing_trials_on_the_cluster_leave_the_experiment_running(cluster, tmp_path):
+    from syne_tune import StoppingCriterion
+
+    from experiments.launcher import make_tuner
+    from experiments.ray_backend import RayTrialBackend
+    from experiments.ray_cluster import TrialResources
+    from experiments.schedulers import SCHEDULERS, SchedulerArgs
+
+    space = toy_space(max_epochs=3, crash=(0, 2), epoch_s=0.2)
+    scheduler = SCHEDULERS["asha"](SchedulerArgs(
+        config_space=space, metric="validation_error", do_minimize=True, resource_attr="epoch",
+        max_t=3, grace_period=1, reduction_factor=2, seed=0, points_to_evaluate=[],
+        max_resource_attr="max_epochs"))
+    backend = RayTrialBackend(toy_trial, space, TrialResources(cpus=1, gpus=0), cluster.address)
+    started = time.monotonic()
+    tuner = make_tuner(backend, scheduler, "asha", n_workers=2,
+                       stop_criterion=StoppingCriterion(max_wallclock_time=12), max_failures=1000,
+                       name="toy-on-ray", metadata={"n_workers": 2, "max_epochs": 3}, max_t=3,
+                       results_dir=tmp_path)
+    tuner.run()
+    assert time.monotonic() - started >= 12  # not ended by the failures
+    summary = summarize_experiment(tuner.tuner_path)
+    assert summary["trials_failed"] >= 1
+    # the trial's own traceback travelled back from the node it ran on
+    assert all("injected crash at epoch 2" in error for error in summary["failures"].values())
+    assert summary["trials"] > summary["trials_failed"]
+    assert set(backend.trial_nodes.values()) == cluster.node_ids
