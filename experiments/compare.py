@@ -82,8 +82,8 @@ def main(argv=None) -> None:
         sys.exit(2)
     first = plans[0]
     print(f"Comparison {name}: {len(plans)} runs of {first.objective.name}, "
-          f"{first.n_workers} worker(s), {args.max_wallclock_time:g} s each "
-          f"(about {len(plans) * args.max_wallclock_time / 60:.0f} min)", flush=True)
+          f"{first.n_workers} worker(s), {first.args.max_wallclock_time:g} s each "
+          f"(about {len(plans) * first.args.max_wallclock_time / 60:.0f} min)", flush=True)
     signal.signal(signal.SIGTERM, launcher.raise_interrupt)
     for index, plan in enumerate(plans, start=1):
         print(f"\n=== run {index}/{len(plans)}: {plan.scheduler}, seed {plan.args.seed} ===", flush=True)

@@ -34,6 +34,8 @@ logging.getLogger(
 
 
 BACKENDS = ("warm", "python", "simulated", "ray")
+DEFAULT_BUDGET_S = 720.0
+SMOKE_BUDGET_S = 30.0  # --smoke checks the set-up: a short run unless a budget is given
 
 
 class UsageError(Exception):
@@ -52,8 +54,9 @@ def build_parser(scheduler: str, description: str) -> argparse.ArgumentParser:
                         help=f"what to tune: {', '.join(OBJECTIVES)} (default %(default)s)")
     parser.add_argument("--workers", type=int, default=None,
                         help="trials run at once (default: number of GPUs, 1 without GPU)")
-    parser.add_argument("--max-wallclock-time", type=float, default=720.0,
-                        help="tuning budget in seconds (default %(default)s)")
+    parser.add_argument("--max-wallclock-time", type=float, default=None,
+                        help=f"tuning budget in seconds (default {DEFAULT_BUDGET_S:g}; "
+                             f"{SMOKE_BUDGET_S:g} with --smoke)")
     parser.add_argument("--max-epochs", type=int, default=None,
                         help="epochs of a fully trained trial, max_t (default: the objective's)")
     parser.add_argument("--grace-period", type=int, default=2,
@@ -135,6 +138,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise UsageError(f"unknown scheduler {args.scheduler!r}: choose one of {', '.join(SCHEDULERS)}")
     if args.backend not in BACKENDS:
         raise UsageError(f"unknown backend {args.backend!r}: choose one of {', '.join(BACKENDS)}")
+    if args.max_wallclock_time is None:
+        args.max_wallclock_time = SMOKE_BUDGET_S if args.smoke else DEFAULT_BUDGET_S
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers {args.workers}: need at least 1 worker")
     if not args.max_wallclock_time > 0:

@@ -35,6 +35,11 @@ from objectives.data import SMOKE
 
 # How often (seconds) the live nodes are looked up again to find trials that cannot be placed.
 PLACEMENT_CHECK_S = 1.0
+# Seconds a trial told to stop may take to notice before its worker process is killed. Being
+# told gently (a KeyboardInterrupt inside the task) keeps the worker, with torch imported and
+# the data loaded, for the next trial; and Ray's forced cancel, sent to a task that has just
+# ended, can kill the worker Ray has already handed to the next trial.
+FORCE_KILL_AFTER_S = 3.0
 
 
 class TrialOutputs:
@@ -122,6 +127,8 @@ def run_trial_task(function: str, kwargs: dict, trial_id: int, attempt: int, out
                     ensure_data_file(kwargs["data_file"], data_box)
                 module, name = function.rsplit(":", 1)
                 getattr(importlib.import_module(module), name)(**kwargs)
+            except KeyboardInterrupt:  # stopped or paused by the scheduler: not an error
+                raise
             except BaseException:
                 traceback.print_exc()  # into the trial's std.err, where the suite looks
                 raise
@@ -160,16 +167,26 @@ class RayTrial:
         self.attempt = attempt
         self.code: int | None = None
         self.placed = False
+        self.told_to_stop_at: float | None = None
 
     def poll(self) -> int | None:
         return self.code
 
     def kill(self) -> None:
+        """Tell the task to stop; `kill_if_stuck` ends its worker if it does not."""
         import ray
 
-        if self.code is None:
+        if self.code is None and self.told_to_stop_at is None:
+            ray.cancel(self.ref, force=False)
+            self.told_to_stop_at = time.monotonic()
+
+    def kill_if_stuck(self) -> None:
+        import ray
+
+        if (self.code is None and self.told_to_stop_at is not None
+                and time.monotonic() - self.told_to_stop_at > FORCE_KILL_AFTER_S):
             ray.cancel(self.ref, force=True)
-            self.code = -9
+            self.told_to_stop_at = float("inf")  # once
 
 
 @dataclass
@@ -280,6 +297,8 @@ class RayTrialBackend(PythonBackend):
         for ref in ended:
             trial_id = by_ref[ref]
             self.trial_subprocess[trial_id].code = self._exit_code(trial_id, ref)
+        for handle in self._running().values():
+            handle.kill_if_stuck()
         self._fail_unplaceable(connection)
 
     def _exit_code(self, trial_id: int, ref) -> int:

@@ -161,3 +161,37 @@ def test_crashing_trials_on_the_cluster_leave_the_experiment_running(cluster, tm
     assert all("injected crash at epoch 2" in error for error in summary["failures"].values())
     assert summary["trials"] > summary["trials_failed"]
     assert set(backend.trial_nodes.values()) == cluster.node_ids
+
+
+@pytest.mark.timeout(60)
+def test_a_node_lacking_the_data_set_gets_it_through_the_object_store(cluster, tmp_path):
+    from experiments.ray_backend import ensure_data_file, ship_data
+    from experiments.ray_cluster import connect
+
+    connect(cluster.address)
+    data_file = tmp_path / "decoded.pt"
+    data_file.write_bytes(os.urandom(1_000_000))
+    # both nodes run on this machine, so they read the file where it is: nothing is shipped
+    assert ship_data(str(data_file)) == []
+    missing = tmp_path / "other-machine-cache" / "decoded.pt"
+    copy_task = ray.remote(num_cpus=1)(ensure_data_file)
+    ray.get(copy_task.remote(str(missing), [ray.put(data_file.read_bytes())]))
+    assert missing.read_bytes() == data_file.read_bytes()
+    assert not list(missing.parent.glob("*.partial"))
+    with pytest.raises(ray.exceptions.RayTaskError, match="missing on this node"):
+        ray.get(copy_task.remote(str(tmp_path / "nowhere" / "decoded.pt"), []))
+
+
+def test_ray_flags_are_checked_before_anything_starts(tmp_path):
+    results_dir = tmp_path / "results"
+    for flags, message in (
+        (["--backend", "ray", "--ray-address", "127.0.0.1:9"], "nothing answers there"),
+        (["--backend", "ray", "--ray-address", "head-node"], "expected HOST:PORT"),
+        (["--checkpoint-dir", str(tmp_path / "shared")], "applies to the Ray backend only"),
+        (["--backend", "ray", "--cpus-per-trial", "0"], "--cpus-per-trial 0: must be at least 1"),
+    ):
+        completed = run_script(["experiments/run_asha.py", "--smoke", "--results-dir",
+                                 str(results_dir), *flags], check=False, timeout=60)
+        assert completed.returncode == 2, flags
+        assert message in completed.stderr, (flags, completed.stderr)
+    assert not results_dir.exists()
