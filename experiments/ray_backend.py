@@ -9,8 +9,10 @@ is appended to the trial's `std.out` / `std.err` on the machine running the tune
 unchanged. Checkpoints go to a folder every node can read, since a resumed trial may land on
 another node.
 
-A trial that no live node can ever hold (it asks for more CPUs or GPUs than the largest node
-has) fails at once with a message saying so, instead of waiting in Ray's queue forever.
+A stopped or paused trial is first told to stop inside its task, so that Ray can reuse its
+warm worker process; only a trial that does not stop has its worker killed. A trial that no
+live node can ever hold (it asks for more CPUs or GPUs than the largest node has) fails at
+once with a message saying so, instead of waiting in Ray's queue forever.
 """
 
 from __future__ import annotations
@@ -26,11 +28,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from syne_tune.backend import PythonBackend
-from syne_tune.constants import ST_CHECKPOINT_DIR
-from syne_tune.util import dump_json_with_numpy
 
+from experiments.backend_support import prepare_trial_folder, without_live_trials
 from experiments.ray_cluster import TrialResources, connect, describe, import_ray
-from experiments.warm_backend import EndedTrial
 from objectives.data import SMOKE
 
 # How often (seconds) the live nodes are looked up again to find trials that cannot be placed.
@@ -242,13 +242,7 @@ class RayTrialBackend(PythonBackend):
 
     def _schedule(self, trial_id: int, config: dict[str, Any]):
         connection = self._connect()
-        trial_path = self.trial_path(trial_id)
-        os.makedirs(trial_path, exist_ok=True)
-        for name in ("std.out", "std.err"):  # polled before the trial writes to them
-            (trial_path / name).touch()
-        dump_json_with_numpy(config, str(trial_path / "config.json"))
-        kwargs = {key: config[key] for key in self.config_space if key in config}
-        kwargs[ST_CHECKPOINT_DIR] = str(self.checkpoint_trial_path(trial_id))
+        _, kwargs = prepare_trial_folder(self, trial_id, config)
         self.attempts += 1
         ref = connection.task.options(
             num_cpus=self.resources.cpus, num_gpus=self.resources.gpus, name=f"trial-{trial_id}"
@@ -259,6 +253,15 @@ class RayTrialBackend(PythonBackend):
 
     def _kill_process(self, trial_id: int):
         self.trial_subprocess[trial_id].kill()
+
+    def stop_all(self):
+        """Stop every running trial and wait until its task has ended (killing its worker if
+        it does not stop): the next experiment in this process must find the cluster free."""
+        super().stop_all()
+        deadline = time.monotonic() + FORCE_KILL_AFTER_S + 5.0
+        while self._running() and time.monotonic() < deadline:
+            self._collect()
+            time.sleep(0.05)
 
     # -- watching trials -----------------------------------------------------------------------
 
@@ -302,9 +305,8 @@ class RayTrialBackend(PythonBackend):
         self._fail_unplaceable(connection)
 
     def _exit_code(self, trial_id: int, ref) -> int:
-        from ray.exceptions import RayError, RayTaskError, TaskCancelledError
-
         import ray
+        from ray.exceptions import RayError, RayTaskError, TaskCancelledError
 
         try:
             ray.get(ref)
@@ -341,11 +343,6 @@ class RayTrialBackend(PythonBackend):
             f.write(text)
 
     def __getstate__(self):
-        # The tuner pickles its backend regularly; Ray handles cannot be pickled (and the
-        # tasks are gone by the time a saved tuner is loaded again, which reconnects).
-        state = dict(self.__dict__)
-        state["_connection"] = None
-        state["trial_subprocess"] = {
-            trial_id: EndedTrial(handle.poll()) for trial_id, handle in self.trial_subprocess.items()
-        }
+        state = without_live_trials(self)
+        state["_connection"] = None  # a loaded tuner connects again at its first trial
         return state

@@ -89,7 +89,8 @@ def train_trial(config: dict, settings: dict) -> None:
 
 def experiment_recorder(settings: dict, max_t: int):
     """A Ray Tune callback writing what happens in the suite's terms, on the driver's clock:
-    one results row per report, a worker timeline, the node of each trial, progress lines."""
+    one results row per report, a worker timeline, the node of each trial, progress lines.
+    (Built here so that importing this module does not import Ray.)"""
     from ray.tune import Callback
     from ray.tune.result import AUTO_RESULT_KEYS
     from syne_tune.optimizer.scheduler import SchedulerDecision

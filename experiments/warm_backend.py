@@ -22,8 +22,8 @@ import sys
 from typing import Any, Callable
 
 from syne_tune.backend import PythonBackend
-from syne_tune.constants import ST_CHECKPOINT_DIR
-from syne_tune.util import dump_json_with_numpy
+
+from experiments.backend_support import EndedTrial, prepare_trial_folder, without_live_trials
 
 # Imported once by the forkserver, so that forked trials find them loaded.
 PRELOAD_MODULES = ["experiments.warm_preload"]
@@ -98,13 +98,7 @@ class WarmPythonBackend(PythonBackend):
 
     def _schedule(self, trial_id: int, config: dict[str, Any]):
         self._prepare_for_schedule()
-        trial_path = self.trial_path(trial_id)
-        os.makedirs(trial_path, exist_ok=True)
-        for name in ("std.out", "std.err"):  # polled before the trial writes to them
-            (trial_path / name).touch()
-        dump_json_with_numpy(config, str(trial_path / "config.json"))
-        kwargs = {key: config[key] for key in self.config_space if key in config}
-        kwargs[ST_CHECKPOINT_DIR] = str(self.checkpoint_trial_path(trial_id))
+        trial_path, kwargs = prepare_trial_folder(self, trial_id, config)
         env: dict[str, str] = {}
         self._allocate_gpu(trial_id, env)
         process = self._context().Process(
@@ -122,24 +116,4 @@ class WarmPythonBackend(PythonBackend):
             super()._kill_process(trial_id)
 
     def __getstate__(self):
-        # The tuner pickles its backend regularly; live processes cannot be pickled (and are
-        # gone by the time a saved tuner is loaded again).
-        state = dict(self.__dict__)
-        state["trial_subprocess"] = {
-            trial_id: EndedTrial(handle.poll()) for trial_id, handle in self.trial_subprocess.items()
-        }
-        return state
-
-
-class EndedTrial:
-    """Stands in for a trial process in a saved tuner: it has ended."""
-
-    def __init__(self, code: int | None):
-        self.code = -9 if code is None else code  # running when saved: killed since
-        self.pid = -1
-
-    def poll(self) -> int:
-        return self.code
-
-    def kill(self) -> None:
-        pass
+        return without_live_trials(self)

@@ -195,3 +195,31 @@ def test_ray_flags_are_checked_before_anything_starts(tmp_path):
         assert completed.returncode == 2, flags
         assert message in completed.stderr, (flags, completed.stderr)
     assert not results_dir.exists()
+
+
+@pytest.mark.timeout(60)
+def test_trials_still_running_at_the_end_leave_the_cluster_free(cluster, tmp_path):
+    from syne_tune import StoppingCriterion
+
+    from experiments.launcher import make_tuner
+    from experiments.ray_backend import RayTrialBackend
+    from experiments.ray_cluster import TrialResources
+    from experiments.schedulers import SCHEDULERS, SchedulerArgs
+
+    space = {**toy_space(max_epochs=3), "hang_at": 2}  # every trial hangs in its second epoch
+    scheduler = SCHEDULERS["random_search"](SchedulerArgs(
+        config_space=space, metric="validation_error", do_minimize=True, resource_attr="epoch",
+        max_t=3, grace_period=1, reduction_factor=2, seed=0, points_to_evaluate=[],
+        max_resource_attr="max_epochs"))
+    backend = RayTrialBackend(toy_trial, space, TrialResources(cpus=1, gpus=0), cluster.address)
+    tuner = make_tuner(backend, scheduler, "random_search", n_workers=2,
+                       stop_criterion=StoppingCriterion(max_wallclock_time=6), max_failures=0,
+                       name="hanging-on-ray", metadata={"n_workers": 2, "max_epochs": 3}, max_t=3,
+                       results_dir=tmp_path)
+    tuner.run()
+    # Both hung trials were ended with the tuning, so both CPUs are free for the next run.
+    deadline = time.monotonic() + 10
+    while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ray.available_resources().get("CPU", 0) == 2
+    assert summarize_experiment(tuner.tuner_path)["trials"] == 2
