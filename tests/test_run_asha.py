@@ -65,7 +65,7 @@ BAD_INPUT = [
     (["--reduction-factor", "1"], "--reduction-factor"),
     (["--max-wallclock-time", "0"], "--max-wallclock-time"),
     (["--objective", "mnist_mlp"], "unknown objective"),
-    (["--backend", "ray"], "unknown backend"),
+    (["--backend", "sagemaker"], "unknown backend"),
     (["--brackets", "0"], "--brackets"),
     (["--experiment-name", "my run"], "--experiment-name"),
 ]
