@@ -62,7 +62,7 @@ def test_sync_sh_pauses_and_resumes_trials_across_both_nodes(cluster, tmp_path):
     shared = tmp_path / "shared-checkpoints"
     experiment = run_launcher(
         "run_sync_sh.py", tmp_path / "results", "--backend", "ray", "--ray-address", cluster.address,
-        "--workers", "2", "--smoke", "--max-wallclock-time", "15", "--max-epochs", "4",
+        "--workers", "2", "--smoke", "--max-wallclock-time", "10", "--max-epochs", "4",
         "--grace-period", "1", "--checkpoint-dir", str(shared), timeout=80,
     )
     assert read_metadata(experiment)["trial_backend"] == "ray"
@@ -85,7 +85,7 @@ def test_syne_tune_and_ray_tune_asha_side_by_side_on_both_nodes(cluster, tmp_pat
     results_dir = tmp_path / "results"
     run_script(["experiments/compare.py", "--methods", "asha,ray_tune_asha", "--backend", "ray",
                 "--ray-address", cluster.address, "--seeds", "1", "--workers", "2", "--smoke",
-                "--max-wallclock-time", "12", "--comparison-name", "side-by-side",
+                "--max-wallclock-time", "9", "--comparison-name", "side-by-side",
                 "--results-dir", str(results_dir)], timeout=85)
     experiments = {read_metadata(p)["method"]: p for p in results_dir.iterdir()}
     assert set(experiments) == {"asha", "ray_tune_asha"}

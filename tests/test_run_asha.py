@@ -47,7 +47,7 @@ def test_metadata_records_the_run(smoke_experiment):
 @needs_debian_fashion_mnist
 def test_short_run_on_real_fashion_mnist(tmp_path):
     experiment = run_launcher(
-        "run_asha.py", tmp_path, "--workers", "2", "--max-wallclock-time", "40",
+        "run_asha.py", tmp_path, "--workers", "2", "--max-wallclock-time", "30",
         "--max-epochs", "3", "--grace-period", "1",
     )
     results = results_of(experiment)
