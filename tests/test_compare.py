@@ -53,7 +53,10 @@ def test_sync_sh_promotes_only_complete_rungs_and_trains_no_epoch_twice(comparis
                 context = bracket[["trial_id", "epoch", "st_tuner_time", "st_decision"]].to_string()
                 assert len(rung) == size, context
                 assert beyond["st_tuner_time"].min() >= rung["st_tuner_time"].max(), context
-                assert beyond["trial_id"].nunique() == size // 2, context
+                # only the best half goes on (ties to the lower id); when the budget ends
+                # mid-rung, some of them may not have reported beyond it yet
+                best_half = rung.sort_values(["validation_error", "trial_id"])["trial_id"].head(size // 2)
+                assert set(beyond["trial_id"]) <= set(best_half), context
                 checked += 1
     assert checked >= 2
 
