@@ -53,7 +53,8 @@ def build_parser(scheduler: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument("--objective", default="fashion_mnist_lenet",
                         help=f"what to tune: {', '.join(OBJECTIVES)} (default %(default)s)")
     parser.add_argument("--workers", type=int, default=None,
-                        help="trials run at once (default: number of GPUs, 1 without GPU)")
+                        help="trials run at once (default: number of GPUs, 1 without GPU; with "
+                             "--backend ray, the cluster's GPUs, or its nodes without GPU)")
     parser.add_argument("--max-wallclock-time", type=float, default=None,
                         help=f"tuning budget in seconds (default {DEFAULT_BUDGET_S:g}; "
                              f"{SMOKE_BUDGET_S:g} with --smoke)")
