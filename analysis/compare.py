@@ -23,7 +23,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.experiments import ExperimentNotFound, default_results_dir, list_experiment_dirs, load
+from analysis.experiments import (
+    ExperimentNotFound,
+    add_results_dir_flag,
+    default_results_dir,
+    list_experiment_dirs,
+    load,
+    or_exit,
+)
 from analysis.metrics import stopped_early, trial_segments, wallclock_seconds, worker_utilization
 
 GRID_POINTS = 200
@@ -368,8 +375,7 @@ def main(argv=None) -> None:
     parser.add_argument("comparison", help="name, unique prefix, or 'latest'")
     parser.add_argument("-o", "--output-dir", type=Path, default=None,
                         help="where figures and tables go (default RESULTS_DIR/COMPARISON-report)")
-    parser.add_argument("--results-dir", type=Path, default=None,
-                        help="where experiments are (default $SYNETUNE_FOLDER or ~/syne-tune)")
+    add_results_dir_flag(parser)
     parser.add_argument("--target-error", type=float, default=None,
                         help="error for time-to-target (default: median of all runs' final best)")
     parser.add_argument("--json", action="store_true", help="print the table as one JSON object")
@@ -377,12 +383,8 @@ def main(argv=None) -> None:
     if args.target_error is not None and not 0 <= args.target_error <= 1:
         print(f"error: --target-error {args.target_error}: must be in [0, 1]", file=sys.stderr)
         sys.exit(2)
-    try:
-        comparison = compare(args.comparison, args.results_dir, args.target_error)
-        runs = load_runs(comparison["comparison"], args.results_dir)
-    except ExperimentNotFound as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    comparison = or_exit(lambda: compare(args.comparison, args.results_dir, args.target_error))
+    runs = or_exit(lambda: load_runs(comparison["comparison"], args.results_dir))
     if args.json:
         print(json.dumps(comparison, indent=1))
         return

@@ -8,13 +8,33 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
+from typing import Callable, TypeVar
 
 METADATA_FILE = "metadata.json"
 
 
 class ExperimentNotFound(Exception):
     """The message says what was looked for and where."""
+
+
+T = TypeVar("T")
+
+
+def add_results_dir_flag(parser) -> None:
+    """The `--results-dir` flag every analysis command takes."""
+    parser.add_argument("--results-dir", type=Path, default=None,
+                        help="where experiments are (default $SYNETUNE_FOLDER or ~/syne-tune)")
+
+
+def or_exit(find: Callable[[], T]) -> T:
+    """`find()`, or, for a command line, exit 2 with the message when nothing was found."""
+    try:
+        return find()
+    except ExperimentNotFound as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
 
 
 def default_results_dir() -> Path:

@@ -6,12 +6,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from analysis.experiments import ExperimentNotFound, load
+from analysis.experiments import add_results_dir_flag, load, or_exit
 from analysis.metrics import stopped_early
 
 
@@ -60,14 +59,9 @@ def main(argv=None) -> None:
     parser.add_argument("experiment", help="name, unique name prefix, path, or 'latest'")
     parser.add_argument("-o", "--output", type=Path, default=None,
                         help="PNG file to write (default: learning_curves.png in the experiment folder)")
-    parser.add_argument("--results-dir", type=Path, default=None,
-                        help="where experiments are (default $SYNETUNE_FOLDER or ~/syne-tune)")
+    add_results_dir_flag(parser)
     args = parser.parse_args(argv)
-    try:
-        experiment = load(args.experiment, args.results_dir)
-    except ExperimentNotFound as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    experiment = or_exit(lambda: load(args.experiment, args.results_dir))
     output = args.output or Path(experiment.path) / "learning_curves.png"
     plt.switch_backend("Agg")  # a file, not a window: also works without a display
     figure = plot_learning_curves(experiment)

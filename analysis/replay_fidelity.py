@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from analysis.compare import compare, load_runs, resolve_comparison
-from analysis.experiments import ExperimentNotFound
+from analysis.experiments import ExperimentNotFound, add_results_dir_flag, or_exit
 
 
 def curve_pairs(runs, table: pd.DataFrame) -> pd.DataFrame:
@@ -121,14 +120,10 @@ def fidelity(spec: str, results_dir: Path | None = None) -> dict:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("comparison", help="a real comparison: name, unique prefix, or 'latest'")
-    parser.add_argument("--results-dir", type=Path, default=None)
+    add_results_dir_flag(parser)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    try:
-        report = fidelity(args.comparison, args.results_dir)
-    except ExperimentNotFound as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    report = or_exit(lambda: fidelity(args.comparison, args.results_dir))
     if args.json:
         print(json.dumps(report, indent=1))
         return

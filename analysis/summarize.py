@@ -9,10 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
-from analysis.experiments import ExperimentNotFound, load, resolve_experiment
+from analysis.experiments import add_results_dir_flag, load, or_exit, resolve_experiment
 from analysis.metrics import (
     hyperparameter_columns,
     stopped_early,
@@ -121,15 +120,10 @@ def format_summary(summary: dict) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Summarise one experiment.")
     parser.add_argument("experiment", help="name, unique name prefix, path, or 'latest'")
-    parser.add_argument("--results-dir", type=Path, default=None,
-                        help="where experiments are (default $SYNETUNE_FOLDER or ~/syne-tune)")
+    add_results_dir_flag(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
-    try:
-        summary = summarize_experiment(args.experiment, args.results_dir)
-    except ExperimentNotFound as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    summary = or_exit(lambda: summarize_experiment(args.experiment, args.results_dir))
     print(json.dumps(summary, indent=1) if args.json else format_summary(summary))
 
 
