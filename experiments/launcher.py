@@ -238,8 +238,8 @@ def plan_ray(args, objective, max_epochs: int, data_file: str, results_dir: Path
     if slots < n_workers:
         print(f"warning: the cluster holds {slots} trial(s) of {resources.describe()} at once; "
               f"the other {n_workers - slots} worker(s) will wait for room", file=sys.stderr)
-    if checkpoint_dir is None and len({node.ip for node in cluster.nodes}) > 1:
-        print("warning: the cluster spans several machines and --checkpoint-dir is not given: "
+    if checkpoint_dir is None and cluster.beyond_this_machine:
+        print("warning: some nodes run on other machines and --checkpoint-dir is not given: "
               "checkpoints stay on each node's disk, so a trial resumed on another node starts "
               "over and the test evaluation may not find the best trial's weights",
               file=sys.stderr)

@@ -30,7 +30,7 @@ from typing import Any, Callable
 from syne_tune.backend import PythonBackend
 
 from experiments.backend_support import prepare_trial_folder, without_live_trials
-from experiments.ray_cluster import TrialResources, connect, describe, import_ray
+from experiments.ray_cluster import ClusterInfo, TrialResources, connect, describe, import_ray
 from objectives.data import SMOKE
 
 # How often (seconds) the live nodes are looked up again to find trials that cannot be placed.
@@ -145,13 +145,12 @@ def checkpoint_dir_of(experiment_dir: Path, trial_id: int, checkpoint_root: Path
     return Path(checkpoint_root) / Path(experiment_dir).name / str(trial_id)
 
 
-def ship_data(data_file: str) -> list:
+def ship_data(data_file: str, cluster: ClusterInfo) -> list:
     """[a reference to the data set in Ray's object store] when some node runs on another
     machine (and may lack the file), else []: see `ensure_data_file`."""
     import ray
 
-    here = ray.util.get_node_ip_address()
-    if data_file == SMOKE or all(node["NodeManagerAddress"] == here for node in ray.nodes()):
+    if data_file == SMOKE or not cluster.beyond_this_machine:
         return []
     return [ray.put(Path(data_file).read_bytes())]
 
@@ -229,12 +228,12 @@ class RayTrialBackend(PythonBackend):
     def _connect(self) -> _Connection:
         if self._connection is None:
             ray = import_ray()
-            connect(self.address)
+            cluster = connect(self.address)
             self._connection = _Connection(
                 outputs=ray.remote(num_cpus=0)(TrialOutputs).remote(),
                 # Syne Tune decides about failed trials; Ray must not rerun them on its own
                 task=ray.remote(max_retries=0)(run_trial_task),
-                data_box=ship_data(self.data_file),
+                data_box=ship_data(self.data_file, cluster),
             )
         return self._connection
 

@@ -47,6 +47,13 @@ class TrialResources:
 class ClusterInfo:
     address: str  # as given by the user, or "local" for a Ray started for this run
     nodes: tuple[Node, ...]  # alive ones
+    here: str  # IP address of this process's machine
+
+    @property
+    def beyond_this_machine(self) -> bool:
+        """Whether some node runs on another machine, which sees neither this machine's disk
+        (the data cache) nor its files (checkpoints) unless they are shared."""
+        return any(node.ip != self.here for node in self.nodes)
 
     @property
     def cpus(self) -> int:
@@ -127,4 +134,4 @@ def describe(address: str) -> ClusterInfo:
              int(node["Resources"].get("GPU", 0)))
         for node in ray.nodes() if node["Alive"]
     )
-    return ClusterInfo(address, nodes)
+    return ClusterInfo(address, nodes, ray.util.get_node_ip_address())

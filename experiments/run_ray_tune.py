@@ -225,7 +225,7 @@ def run(plan: launcher.Plan) -> Path:
                 "max_epochs": plan.max_epochs, "num_threads": plan.threads_per_trial,
                 "seed": plan.args.seed, "experiment_dir": str(experiment_dir),
                 "checkpoint_root": str(plan.checkpoint_dir) if plan.checkpoint_dir else None,
-                "data_box": ship_data(plan.data_file)}
+                "data_box": ship_data(plan.data_file, plan.cluster)}
     recorder = experiment_recorder(settings, plan.max_epochs)
     tuner = tune.Tuner(
         tune.with_resources(tune.with_parameters(train_trial, settings=settings),

@@ -168,11 +168,11 @@ def test_a_node_lacking_the_data_set_gets_it_through_the_object_store(cluster, t
     from experiments.ray_backend import ensure_data_file, ship_data
     from experiments.ray_cluster import connect
 
-    connect(cluster.address)
+    cluster_info = connect(cluster.address)
     data_file = tmp_path / "decoded.pt"
     data_file.write_bytes(os.urandom(1_000_000))
     # both nodes run on this machine, so they read the file where it is: nothing is shipped
-    assert ship_data(str(data_file)) == []
+    assert ship_data(str(data_file), cluster_info) == []
     missing = tmp_path / "other-machine-cache" / "decoded.pt"
     copy_task = ray.remote(num_cpus=1)(ensure_data_file)
     ray.get(copy_task.remote(str(missing), [ray.put(data_file.read_bytes())]))
