@@ -16,6 +16,7 @@ import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from analysis.experiments import default_results_dir
 from objectives import OBJECTIVES, TRIAL_SETTINGS
@@ -484,6 +485,30 @@ def raise_interrupt(signum, frame):
     raise Interrupt()
 
 
+def interrupted(experiment_dir: Path, error: KeyboardInterrupt) -> RunEnded:
+    """Mark the experiment interrupted; the RunEnded that exits 130 (Ctrl-C) or 143 (SIGTERM)."""
+    from experiments.metadata import update_metadata
+
+    update_metadata(experiment_dir, interrupted=True)
+    by_sigterm = isinstance(error, Interrupt)
+    return RunEnded(experiment_dir, f"interrupted by {'SIGTERM' if by_sigterm else 'SIGINT'}",
+                    143 if by_sigterm else 130)
+
+
+def run_and_summarize(run_plan: Callable[[], Path]) -> Path:
+    """A launcher's last step: run (SIGTERM delivered like Ctrl-C), print the summary, and exit
+    with RunEnded's code when the run ended early."""
+    signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        experiment_dir = run_plan()
+    except RunEnded as ended:
+        print_summary(ended.experiment_dir)
+        print(f"error: {ended}", file=sys.stderr)
+        sys.exit(ended.exit_code)
+    print_summary(experiment_dir)
+    return experiment_dir
+
+
 def run(plan: Plan, tuner=None) -> Path:
     """Run the tuner (a new one built from `plan`, or `tuner`), then evaluate the best trial on
     the test split; return the experiment folder.
@@ -499,10 +524,7 @@ def run(plan: Plan, tuner=None) -> Path:
     try:
         tuner.run()
     except KeyboardInterrupt as e:
-        update_metadata(experiment_dir, interrupted=True)
-        signal_name = "SIGTERM" if isinstance(e, Interrupt) else "SIGINT"
-        raise RunEnded(experiment_dir, f"interrupted by {signal_name}",
-                       143 if isinstance(e, Interrupt) else 130) from None
+        raise interrupted(experiment_dir, e) from None
     except Exception:
         failed = tuner.tuning_status.num_trials_failed if tuner.tuning_status else 0
         if failed <= plan.args.max_failures:
@@ -576,12 +598,4 @@ def main(scheduler: str, description: str, argv=None) -> Path:
            f"{plan.cluster.gpus} GPUs)" if plan.cluster else ""),
         flush=True,
     )
-    signal.signal(signal.SIGTERM, raise_interrupt)
-    try:
-        experiment_dir = run(plan, tuner)
-    except RunEnded as ended:
-        print_summary(ended.experiment_dir)
-        print(f"error: {ended}", file=sys.stderr)
-        sys.exit(ended.exit_code)
-    print_summary(experiment_dir)
-    return experiment_dir
+    return run_and_summarize(lambda: run(plan, tuner))

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import signal
 import sys
 import time
 from pathlib import Path
@@ -251,10 +250,7 @@ def run(plan: launcher.Plan) -> Path:
         tuner.fit()
     except KeyboardInterrupt as e:
         write_results(experiment_dir, recorder)
-        update_metadata(experiment_dir, interrupted=True)
-        signal_name = "SIGTERM" if isinstance(e, launcher.Interrupt) else "SIGINT"
-        raise launcher.RunEnded(experiment_dir, f"interrupted by {signal_name}",
-                                143 if isinstance(e, launcher.Interrupt) else 130) from None
+        raise launcher.interrupted(experiment_dir, e) from None
     write_results(experiment_dir, recorder)
     update_metadata(experiment_dir, **launcher.evaluate_best_on_test(
         plan, experiment_dir,
@@ -281,15 +277,7 @@ def main(argv=None) -> Path:
           f"{plan.threads_per_trial} thread(s) per trial, {plan.args.max_wallclock_time:g} s budget, "
           f"{'synthetic' if plan.args.smoke else 'real'} data, on a Ray cluster of "
           f"{len(plan.cluster.nodes)} node(s)", flush=True)
-    signal.signal(signal.SIGTERM, launcher.raise_interrupt)
-    try:
-        experiment_dir = run(plan)
-    except launcher.RunEnded as ended:
-        launcher.print_summary(ended.experiment_dir)
-        print(f"error: {ended}", file=sys.stderr)
-        sys.exit(ended.exit_code)
-    launcher.print_summary(experiment_dir)
-    return experiment_dir
+    return launcher.run_and_summarize(lambda: run(plan))
 
 
 if __name__ == "__main__":
