@@ -17,7 +17,7 @@ from analysis.summarize import summarize_experiment
 from objectives.training import CHECKPOINT_NAME
 from tests.conftest import read_metadata, run_launcher, run_script
 from tests.fault_objective import toy_trial
-from tests.test_reliability import toy_space
+from tests.test_reliability import run_toy, toy_space
 
 ray = pytest.importorskip("ray", reason="the Ray tests need the extra: pip install -e '.[ray]'")
 
@@ -137,25 +137,15 @@ def test_a_trial_no_node_can_hold_is_refused_with_the_fix(cluster, tmp_path):
 def test_crashing_trials_on_the_cluster_leave_the_experiment_running(cluster, tmp_path):
     from syne_tune import StoppingCriterion
 
-    from experiments.launcher import make_tuner
     from experiments.ray_backend import RayTrialBackend
     from experiments.ray_cluster import TrialResources
-    from experiments.schedulers import SCHEDULERS, SchedulerArgs
 
     space = toy_space(max_epochs=3, crash=(0, 2), epoch_s=0.2)
-    scheduler = SCHEDULERS["asha"](SchedulerArgs(
-        config_space=space, metric="validation_error", do_minimize=True, resource_attr="epoch",
-        max_t=3, grace_period=1, reduction_factor=2, seed=0, points_to_evaluate=[],
-        max_resource_attr="max_epochs"))
     backend = RayTrialBackend(toy_trial, space, TrialResources(cpus=1, gpus=0), cluster.address)
     started = time.monotonic()
-    tuner = make_tuner(backend, scheduler, "asha", n_workers=2,
-                       stop_criterion=StoppingCriterion(max_wallclock_time=12), max_failures=1000,
-                       name="toy-on-ray", metadata={"n_workers": 2, "max_epochs": 3}, max_t=3,
-                       results_dir=tmp_path)
-    tuner.run()
+    path = run_toy(tmp_path, "asha", backend, space, StoppingCriterion(max_wallclock_time=12))
     assert time.monotonic() - started >= 12  # not ended by the failures
-    summary = summarize_experiment(tuner.tuner_path)
+    summary = summarize_experiment(path)
     assert summary["trials_failed"] >= 1
     # the trial's own traceback travelled back from the node it ran on
     assert all("injected crash at epoch 2" in error for error in summary["failures"].values())
@@ -201,25 +191,16 @@ def test_ray_flags_are_checked_before_anything_starts(tmp_path):
 def test_trials_still_running_at_the_end_leave_the_cluster_free(cluster, tmp_path):
     from syne_tune import StoppingCriterion
 
-    from experiments.launcher import make_tuner
     from experiments.ray_backend import RayTrialBackend
     from experiments.ray_cluster import TrialResources
-    from experiments.schedulers import SCHEDULERS, SchedulerArgs
 
     space = {**toy_space(max_epochs=3), "hang_at": 2}  # every trial hangs in its second epoch
-    scheduler = SCHEDULERS["random_search"](SchedulerArgs(
-        config_space=space, metric="validation_error", do_minimize=True, resource_attr="epoch",
-        max_t=3, grace_period=1, reduction_factor=2, seed=0, points_to_evaluate=[],
-        max_resource_attr="max_epochs"))
     backend = RayTrialBackend(toy_trial, space, TrialResources(cpus=1, gpus=0), cluster.address)
-    tuner = make_tuner(backend, scheduler, "random_search", n_workers=2,
-                       stop_criterion=StoppingCriterion(max_wallclock_time=6), max_failures=0,
-                       name="hanging-on-ray", metadata={"n_workers": 2, "max_epochs": 3}, max_t=3,
-                       results_dir=tmp_path)
-    tuner.run()
+    path = run_toy(tmp_path, "random_search", backend, space,
+                   StoppingCriterion(max_wallclock_time=6), max_failures=0)
     # Both hung trials were ended with the tuning, so both CPUs are free for the next run.
     deadline = time.monotonic() + 10
     while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert ray.available_resources().get("CPU", 0) == 2
-    assert summarize_experiment(tuner.tuner_path)["trials"] == 2
+    assert summarize_experiment(path)["trials"] == 2

@@ -33,7 +33,9 @@ def toy_space(max_epochs=3, crash=(0,), epoch_s=0.0):
     }
 
 
-def run_toy(tmp_path, scheduler_name, backend_name, space, stop, max_failures=1000, max_t=3):
+def run_toy(tmp_path, scheduler_name, backend, space, stop, max_failures=1000, max_t=3):
+    """Tune the toy objective on 2 workers; `backend` is "warm", "python", or a backend
+    built by the caller (e.g. on a Ray cluster). Returns the experiment folder."""
     from syne_tune.backend import PythonBackend
 
     from experiments.warm_backend import WarmPythonBackend
@@ -42,9 +44,11 @@ def run_toy(tmp_path, scheduler_name, backend_name, space, stop, max_failures=10
         config_space=space, metric="validation_error", do_minimize=True, resource_attr="epoch",
         max_t=max_t, grace_period=1, reduction_factor=2, seed=0, points_to_evaluate=[],
         max_resource_attr="max_epochs"))
-    backend_class = WarmPythonBackend if backend_name == "warm" else PythonBackend
+    if isinstance(backend, str):
+        backend_class = WarmPythonBackend if backend == "warm" else PythonBackend
+        backend = backend_class(toy_trial, space, rotate_gpus=False)
     tuner = make_tuner(
-        backend_class(toy_trial, space, rotate_gpus=False), scheduler, scheduler_name,
+        backend, scheduler, scheduler_name,
         n_workers=2, stop_criterion=stop, max_failures=max_failures,
         name=f"toy-{scheduler_name.replace('_', '-')}", metadata={"n_workers": 2, "max_epochs": max_t},
         max_t=max_t, results_dir=tmp_path,
