@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +22,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.experiment_folder import RUNG_LEVELS, max_resource_of, metric_of
 from analysis.experiments import (
     ExperimentNotFound,
     add_results_dir_flag,
     default_results_dir,
     list_experiment_dirs,
     load,
-    or_exit,
 )
+from objectives.usage import UsageError, run_command
 from analysis.metrics import stopped_early, trial_segments, wallclock_seconds, worker_utilization
 
 GRID_POINTS = 200
@@ -317,16 +317,13 @@ def plot_rung_curves(runs: list[Run]):
     trial was stopped, ▲ where a paused trial was promoted (resumed)."""
     import matplotlib.pyplot as plt
 
-    from experiments.sync_sh import rung_levels
-
     shown = first_seed_per_method(runs)
     fig, axes = plt.subplots(1, len(shown), figsize=(5.5 * len(shown), 4.5), squeeze=False, sharey=True)
     for ax, run in zip(axes[0], shown):
         metadata, results = run.metadata, run.results
         metric = metadata.get("metric", "validation_error")
-        max_t = int(metadata.get("max_epochs", 1))
-        for level in rung_levels(int(metadata.get("grace_period", 1)),
-                                 int(metadata.get("reduction_factor", 2)), max_t):
+        max_t = max_resource_of(metadata, results)
+        for level in metadata.get(RUNG_LEVELS) or []:  # written by rung schedulers only
             ax.axvline(level, color="gray", linestyle=":", linewidth=1)
         if results is not None and not results.empty:
             for _, trial in results.sort_values("epoch").groupby("trial_id"):
@@ -380,11 +377,13 @@ def main(argv=None) -> None:
                         help="error for time-to-target (default: median of all runs' final best)")
     parser.add_argument("--json", action="store_true", help="print the table as one JSON object")
     args = parser.parse_args(argv)
-    if args.target_error is not None and not 0 <= args.target_error <= 1:
-        print(f"error: --target-error {args.target_error}: must be in [0, 1]", file=sys.stderr)
-        sys.exit(2)
-    comparison = or_exit(lambda: compare(args.comparison, args.results_dir, args.target_error))
-    runs = or_exit(lambda: load_runs(comparison["comparison"], args.results_dir))
+    def analyse():
+        if args.target_error is not None and not 0 <= args.target_error <= 1:
+            raise UsageError(f"--target-error {args.target_error}: must be in [0, 1]")
+        comparison = compare(args.comparison, args.results_dir, args.target_error)
+        return comparison, load_runs(comparison["comparison"], args.results_dir)
+
+    comparison, runs = run_command(analyse)
     if args.json:
         print(json.dumps(comparison, indent=1))
         return

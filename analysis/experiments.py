@@ -6,35 +6,21 @@ Loading goes through `syne_tune.experiments.load_experiment` with `load_tuner=Fa
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from pathlib import Path
-from typing import Callable, TypeVar
 
-METADATA_FILE = "metadata.json"
+from analysis.experiment_folder import METADATA_FILE, read_metadata
+from objectives.usage import UsageError
 
 
-class ExperimentNotFound(Exception):
+class ExperimentNotFound(UsageError):
     """The message says what was looked for and where."""
-
-
-T = TypeVar("T")
 
 
 def add_results_dir_flag(parser) -> None:
     """The `--results-dir` flag every analysis command takes."""
     parser.add_argument("--results-dir", type=Path, default=None,
                         help="where experiments are (default $SYNETUNE_FOLDER or ~/syne-tune)")
-
-
-def or_exit(find: Callable[[], T]) -> T:
-    """`find()`, or, for a command line, exit 2 with the message when nothing was found."""
-    try:
-        return find()
-    except ExperimentNotFound as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
 
 
 def default_results_dir() -> Path:
@@ -89,9 +75,7 @@ def load(spec: str, results_dir: Path | None = None):
 
     path = resolve_experiment(spec, results_dir)
     try:
-        metadata = json.loads((path / METADATA_FILE).read_text())
+        read_metadata(path)
     except (OSError, ValueError) as e:
         raise ExperimentNotFound(f"{path / METADATA_FILE} is unreadable ({e}): the folder is damaged")
-    if not isinstance(metadata, dict):
-        raise ExperimentNotFound(f"{path / METADATA_FILE} holds no JSON object: the folder is damaged")
     return load_experiment(path.name, load_tuner=False, local_path=str(path.parent))

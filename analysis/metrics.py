@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from objectives import TRIAL_SETTINGS
+from analysis.experiment_folder import timeline_of
 
 
 def trial_segments(results: pd.DataFrame | None, metadata: dict) -> pd.DataFrame:
@@ -16,9 +16,9 @@ def trial_segments(results: pd.DataFrame | None, metadata: dict) -> pd.DataFrame
     report; worker slots are then unknown (-1).
     """
     columns = ["trial_id", "worker", "start_s", "end_s"]
-    timeline = metadata.get("trial_timeline")
+    timeline = timeline_of(metadata)
     if timeline:
-        frame = pd.DataFrame(timeline)
+        frame = pd.DataFrame([vars(segment) for segment in timeline])
         return frame[columns].dropna().sort_values("start_s").reset_index(drop=True)
     if results is None or results.empty:
         return pd.DataFrame(columns=columns)
@@ -45,11 +45,6 @@ def worker_utilization(segments: pd.DataFrame, n_workers: int, wallclock_s: floa
         return None
     busy = (segments["end_s"] - segments["start_s"]).clip(lower=0).sum()
     return float(busy / (n_workers * wallclock_s))
-
-
-def hyperparameter_columns(results: pd.DataFrame) -> list[str]:
-    return [c for c in results.columns
-            if c.startswith("config_") and c[len("config_"):] not in TRIAL_SETTINGS]
 
 
 def stopped_early(results: pd.DataFrame, resource_attr: str, max_t: int) -> set:

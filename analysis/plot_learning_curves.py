@@ -10,7 +10,9 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from analysis.experiments import add_results_dir_flag, load, or_exit
+from analysis import experiment_folder as folder
+from analysis.experiments import add_results_dir_flag, load
+from objectives.usage import run_command
 from analysis.metrics import stopped_early
 
 
@@ -21,15 +23,15 @@ def plot_learning_curves(experiment, ax=None):
     """
     metadata = experiment.metadata or {}
     results = experiment.results
-    metric = metadata.get("metric", "validation_error")
-    resource_attr = metadata.get("resource_attr", "epoch")
+    metric = folder.metric_of(metadata)
+    resource_attr = folder.resource_attr_of(metadata)
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 5))
     if results is None or results.empty or metric not in results:
         ax.text(0.5, 0.5, "no results yet", ha="center", va="center", transform=ax.transAxes)
         return ax.figure
     results = results.sort_values("st_tuner_time")
-    max_t = int(metadata.get("max_epochs", results[resource_attr].max()))
+    max_t = folder.max_resource_of(metadata, results)
     stopped = stopped_early(results, resource_attr, max_t)
     for i, (_, trial) in enumerate(results.groupby("trial_id")):
         ax.plot(trial["st_tuner_time"], trial[metric], marker=".", linewidth=1, alpha=0.7,
@@ -61,7 +63,7 @@ def main(argv=None) -> None:
                         help="PNG file to write (default: learning_curves.png in the experiment folder)")
     add_results_dir_flag(parser)
     args = parser.parse_args(argv)
-    experiment = or_exit(lambda: load(args.experiment, args.results_dir))
+    experiment = run_command(lambda: load(args.experiment, args.results_dir))
     output = args.output or Path(experiment.path) / "learning_curves.png"
     plt.switch_backend("Agg")  # a file, not a window: also works without a display
     figure = plot_learning_curves(experiment)

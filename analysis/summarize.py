@@ -11,14 +11,11 @@ import json
 import math
 from pathlib import Path
 
-from analysis.experiments import add_results_dir_flag, load, or_exit, resolve_experiment
-from analysis.metrics import (
-    hyperparameter_columns,
-    stopped_early,
-    trial_segments,
-    wallclock_seconds,
-    worker_utilization,
-)
+from analysis import experiment_folder as folder
+from analysis.experiment_folder import hyperparameter_columns
+from analysis.experiments import add_results_dir_flag, load, resolve_experiment
+from analysis.metrics import stopped_early, trial_segments, wallclock_seconds, worker_utilization
+from objectives.usage import run_command
 
 
 def _clean(value):
@@ -31,10 +28,10 @@ def _clean(value):
 
 
 def best_config(best, results, metadata: dict) -> dict:
-    config = {c[len("config_"):]: _clean(best[c]) for c in hyperparameter_columns(results)}
+    config = {c[len("config_"):]: _clean(best[c]) for c in hyperparameter_columns(metadata, results)}
     if "config_id" in config:
         # a recorded configuration (simulated, or --search-space recorded): show its values
-        from objectives import recorded_configurations
+        from objectives.tables import recorded_configurations
 
         config.update(recorded_configurations(metadata["objective"]).get(int(config["config_id"]), {}))
     return config
@@ -49,59 +46,60 @@ def trials_per_node(trial_nodes: dict) -> dict:
 
 
 def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
-    """The summary of EXPERIMENT (name, prefix, path or `latest`) as a flat dict."""
+    """The summary of EXPERIMENT (name, prefix, path or `latest`) as a flat dict. Keys named
+    after the objective's metric and resource: best_validation_error, epochs_total, ..."""
     experiment = load(str(spec), results_dir)
     metadata = experiment.metadata or {}
     results = experiment.results
-    metric = metadata.get("metric", "validation_error")
-    resource_attr = metadata.get("resource_attr", "epoch")
-    n_workers = int(metadata.get("n_workers", 1))
+    metric, mode = folder.metric_of(metadata), folder.mode_of(metadata)
+    resource_attr = folder.resource_attr_of(metadata)
+    test_metric = metadata.get(folder.TEST_METRIC, "test_error")
+    n_workers = int(metadata.get(folder.N_WORKERS, 1))
     segments = trial_segments(results, metadata)
     wallclock = wallclock_seconds(results, segments)
     summary = {
         "name": experiment.name,
         "path": str(resolve_experiment(str(spec), results_dir)),
-        "objective": metadata.get("objective"),
-        "scheduler": metadata.get("scheduler"),
-        "trial_backend": metadata.get("trial_backend"),
+        "objective": metadata.get(folder.OBJECTIVE),
+        "scheduler": metadata.get(folder.SCHEDULER),
+        "trial_backend": metadata.get(folder.TRIAL_BACKEND),
         "n_workers": n_workers,
-        "smoke": metadata.get("smoke", False),
-        "simulated": metadata.get("simulated", False),
+        "smoke": metadata.get(folder.SMOKE, False),
+        "simulated": metadata.get(folder.SIMULATED, False),
         "trials": 0,
         "trials_stopped_early": 0,
-        "epochs_total": 0,
-        "best_validation_error": None,
+        f"{resource_attr}s_total": 0,
+        f"best_{metric}": None,
         "best_trial_id": None,
         "best_config": None,
         "trials_failed": 0,
         "failures": {},
-        "test_error": _clean(metadata.get("test_error")),
         "wallclock_s": round(wallclock, 2),
         "worker_utilization": None,
-        "interrupted": bool(metadata.get("interrupted", False)),
-        # partial: interrupted, or ended before the launcher finished (no test evaluation)
-        "partial": results is None or "test_error" not in metadata or bool(metadata.get("interrupted")),
+        "interrupted": bool(metadata.get(folder.INTERRUPTED, False)),
+        "partial": folder.is_partial(metadata, results),
     }
-    failures = {str(s["trial_id"]): s.get("error", "") for s in metadata.get("trial_timeline", [])
-                if s.get("status") == "Failed"}
+    if test_metric:
+        summary[test_metric] = _clean(metadata.get(test_metric))
+    failures = {str(s.trial_id): s.error or "" for s in folder.timeline_of(metadata) if s.status == "Failed"}
     summary.update(trials_failed=len(failures), failures=failures)
-    if metadata.get("trial_nodes"):  # a Ray cluster: where the trials ran
-        summary.update(cluster_nodes=metadata.get("ray_cluster", {}).get("nodes"),
-                       trials_per_node=trials_per_node(metadata["trial_nodes"]))
+    if metadata.get(folder.TRIAL_NODES):  # a Ray cluster: where the trials ran
+        summary.update(cluster_nodes=metadata.get(folder.RAY_CLUSTER, {}).get("nodes"),
+                       trials_per_node=trials_per_node(metadata[folder.TRIAL_NODES]))
     if results is None or results.empty or metric not in results:
         return summary
-    best = results.loc[results[metric].idxmin()]
-    max_t = int(metadata.get("max_epochs", results[resource_attr].max()))
+    best = results.loc[results[metric].idxmin() if mode == "min" else results[metric].idxmax()]
+    max_t = folder.max_resource_of(metadata, results)
     utilization = worker_utilization(segments, n_workers, wallclock)
-    summary.update(
-        trials=int(results["trial_id"].nunique()),
-        trials_stopped_early=len(stopped_early(results, resource_attr, max_t)),
-        epochs_total=int(len(results)),
-        best_validation_error=_clean(best[metric]),
-        best_trial_id=int(best["trial_id"]),
-        best_config=best_config(best, results, metadata),
-        worker_utilization=None if utilization is None else round(utilization, 4),
-    )
+    summary.update({
+        "trials": int(results["trial_id"].nunique()),
+        "trials_stopped_early": len(stopped_early(results, resource_attr, max_t)),
+        f"{resource_attr}s_total": int(len(results)),
+        f"best_{metric}": _clean(best[metric]),
+        "best_trial_id": int(best["trial_id"]),
+        "best_config": best_config(best, results, metadata),
+        "worker_utilization": None if utilization is None else round(utilization, 4),
+    })
     return summary
 
 
@@ -123,7 +121,7 @@ def main(argv=None) -> None:
     add_results_dir_flag(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
-    summary = or_exit(lambda: summarize_experiment(args.experiment, args.results_dir))
+    summary = run_command(lambda: summarize_experiment(args.experiment, args.results_dir))
     print(json.dumps(summary, indent=1) if args.json else format_summary(summary))
 
 

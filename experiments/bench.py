@@ -75,13 +75,13 @@ def reference_epoch(threads: int, raw_root: str) -> float:
 
 def suite_epoch(threads: int, data_file: str) -> float:
     """One training epoch of the suite's objective (reported train_time_s)."""
-    from objectives import load_objective
+    from objectives import TrialRun, load_objective
 
     reports = []
-    load_objective("fashion_mnist_lenet").run_trial(
-        {"learning_rate": LEARNING_RATE, "batch_size": BATCH_SIZE}, data_file, 1, threads, 0,
-        None, lambda **metrics: reports.append(metrics),
-    )
+    load_objective("fashion_mnist_lenet").train(
+        {"learning_rate": LEARNING_RATE, "batch_size": BATCH_SIZE},
+        TrialRun(report=lambda **metrics: reports.append(metrics), max_resource=1,
+                 checkpoint_dir=None, data=data_file, threads=threads, seed=0))
     return reports[0]["train_time_s"]
 
 
@@ -150,14 +150,12 @@ def gemm_rate(threads: int, size: int = 1024, repeats: int = 20) -> float:
 
 
 def tuning_run(backend: str, budget: float, results_dir: Path) -> Path:
-    from experiments import launcher
+    from experiments.tuning.plan import RunRequest, make_plan
+    from experiments.tuning.run import run_plan
 
-    args = launcher.build_parser("asha", "bench").parse_args([
-        "--workers", "2", "--max-wallclock-time", str(budget), "--grace-period", "1",
-        "--backend", backend, "--results-dir", str(results_dir),
-        "--experiment-name", f"bench-{backend}",
-    ])
-    return launcher.run(launcher.make_plan(args))
+    return run_plan(make_plan(RunRequest(
+        workers=2, budget_s=budget, grace_period=1, backend=backend, results_dir=results_dir,
+        experiment_name=f"bench-{backend}")))
 
 
 def tuning_figures(experiment: Path) -> dict:
@@ -194,30 +192,30 @@ def tuning_figures(experiment: Path) -> dict:
 
 def sim_speedup(budget: float = 3600.0) -> float | str:
     """Simulated seconds per real second of a simulated 4-worker ASHA run."""
-    from experiments import launcher
-    from experiments.simulation import NoTable, recorded_table
+    from experiments.backends.simulated import NoTable, recorded_table
+    from experiments.tuning.plan import RunRequest, make_plan
+    from experiments.tuning.run import run_plan
 
     try:
         recorded_table("fashion_mnist_lenet")
     except NoTable:
         return "n/a (no recorded table)"
     with tempfile.TemporaryDirectory() as results_dir:
-        args = launcher.build_parser("asha", "bench").parse_args([
-            "--backend", "simulated", "--workers", "4", "--max-wallclock-time", str(budget),
-            "--results-dir", results_dir])
-        plan = launcher.make_plan(args)
+        plan = make_plan(RunRequest(backend="simulated", workers=4, budget_s=budget,
+                                    results_dir=Path(results_dir)))
         started = time.perf_counter()
         with contextlib.redirect_stdout(sys.stderr):
-            launcher.run(plan)
+            run_plan(plan)
         return round(budget / (time.perf_counter() - started), 1)
 
 
 def peak_rss_mb(data_file: str) -> float:
     """Peak RSS of one standalone LeNet trial process (1 epoch), as the process reports it."""
     completed = subprocess.run([sys.executable, "-c", (
-        "import resource; from objectives import load_objective as l; "
-        f"l('fashion_mnist_lenet').run_trial({{'learning_rate': 0.1, 'batch_size': 128}}, "
-        f"{data_file!r}, 1, 1, 0, None, lambda **m: None); "
+        "import resource; from objectives import TrialRun, load_objective as l; "
+        f"l('fashion_mnist_lenet').train({{'learning_rate': 0.1, 'batch_size': 128}}, "
+        f"TrialRun(report=lambda **m: None, max_resource=1, checkpoint_dir=None, "
+        f"data={data_file!r}, threads=1, seed=0)); "
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")],
         check=True, cwd=REPO, capture_output=True, text=True)
     return round(int(completed.stdout.split()[-1]) / 1024, 1)
@@ -232,8 +230,10 @@ def measure(args) -> dict:
     cores = os.cpu_count() or 1
     threads = max(1, cores // 2)  # two trials at once, as the launcher splits the cores
     objective = load_objective("fashion_mnist_lenet")
-    data_file = str(objective.prepare_data())
-    n_train = len(objective.load_splits(data_file).train_x)
+    data_file = objective.prepare_data(None, False)
+    from objectives.fashion_mnist_lenet import CLASSIFIER
+
+    n_train = len(CLASSIFIER.load_splits(data_file).train_x)
     progress = (lambda text: print(text, file=sys.stderr, flush=True))
 
     progress("epoch time: reference pipeline, two trials at once ...")

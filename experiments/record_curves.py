@@ -14,67 +14,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import multiprocessing
 import os
 import platform
-import sys
-import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import pandas as pd
 
-from objectives import OBJECTIVES, TABLES_DIR, load_objective
-
-SAMPLE_SEED = 0
-COLUMNS = ["config_id", "epoch", "validation_error", "validation_loss", "train_loss",
-           "epoch_time_s", "elapsed_s"]
-
-
-def table_path(objective: str) -> Path:
-    return TABLES_DIR / f"{objective}.csv"
-
-
-def metadata_path(table: Path) -> Path:
-    return table.with_suffix(".json")
-
-
-def from_unit(domain, u: float):
-    """Map u in [0, 1) to a value of a Syne Tune domain (log scale where the domain is)."""
-    from syne_tune.config_space import Categorical, Float, Integer
-
-    if isinstance(domain, Categorical):
-        return domain.categories[min(int(u * len(domain.categories)), len(domain.categories) - 1)]
-    if isinstance(domain, Integer):
-        return min(domain.lower + int(u * (domain.upper - domain.lower + 1)), domain.upper)
-    if isinstance(domain, Float):
-        if type(domain.get_sampler()).__name__ == "_LogUniform":
-            return math.exp(math.log(domain.lower) + u * (math.log(domain.upper) - math.log(domain.lower)))
-        return domain.lower + u * (domain.upper - domain.lower)
-    raise TypeError(f"cannot sample {domain!r}")
-
-
-def sample_configs(search_space: dict, n: int, seed: int = SAMPLE_SEED) -> list[dict]:
-    """The first n points of a scrambled Sobol sequence over the search space."""
-    from scipy.stats import qmc
-
-    names = sorted(search_space)
-    with warnings.catch_warnings():  # Sobol balance wants powers of 2; any n still works
-        warnings.simplefilter("ignore", UserWarning)
-        points = qmc.Sobol(d=len(names), scramble=True, seed=seed).random(n)
-    return [{name: from_unit(search_space[name], float(u)) for name, u in zip(names, row)}
-            for row in points]
+from experiments.tuning.resources import cpus_available
+from objectives import BUILTIN_OBJECTIVES, load_objective
+from objectives.objective import TrialRun
+from objectives.tables import SAMPLE_SEED, complete_curves, load_table, sample_configs, table_path, write_table
+from objectives.usage import UsageError, run_command
 
 
 def train_one(objective_name: str, config_id: int, config: dict, data_file: str,
               max_epochs: int, threads: int) -> list[dict]:
     """Train one configuration to the end; its reports, one per epoch."""
     reports = []
-    load_objective(objective_name).run_trial(
-        config, data_file, max_epochs, threads, 0, None, lambda **metrics: reports.append(metrics)
-    )
+    load_objective(objective_name).train(config, TrialRun(
+        report=lambda **metrics: reports.append(metrics), max_resource=max_epochs,
+        checkpoint_dir=None, data=data_file, threads=threads, seed=0))
     elapsed = 0.0
     rows = []
     for report in reports:
@@ -97,84 +58,67 @@ def _train_task(task):
     return train_one(*task)
 
 
-def write_table(table: Path, frame: pd.DataFrame, metadata: dict) -> None:
-    """Write table and metadata atomically: an interruption keeps the previous version."""
-    table.parent.mkdir(parents=True, exist_ok=True)
-    for path, text in ((table, frame.to_csv(index=False, float_format="%.6g")),
-                       (metadata_path(table), json.dumps(metadata, indent=1))):
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the table is for everyone
-        os.replace(tmp, path)
-
-
-def load_table(table: Path) -> tuple[pd.DataFrame, dict]:
-    if not table.exists():
-        return pd.DataFrame(columns=COLUMNS), {}
-    metadata = json.loads(metadata_path(table).read_text()) if metadata_path(table).exists() else {}
-    return pd.read_csv(table), metadata
-
-
-def main(argv=None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--objective", default="fashion_mnist_lenet")
+    parser.add_argument("--objective", default="fashion_mnist_lenet",
+                        help=f"{', '.join(BUILTIN_OBJECTIVES)} (default %(default)s)")
     parser.add_argument("--configs", type=int, default=128, help="configurations (default %(default)s)")
-    parser.add_argument("--workers", type=int, default=2, help="trained at once (default %(default)s)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="configurations trained at once (default %(default)s)")
     parser.add_argument("--max-epochs", type=int, default=None, help="default: the objective's")
     parser.add_argument("--table", type=Path, default=None,
                         help="CSV to write or extend (default objectives/tables/OBJECTIVE.csv)")
-    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--data-dir", default=None, help="where the data set is (see README, Data)")
     parser.add_argument("--smoke", action="store_true", help="synthetic data (for tests)")
-    args = parser.parse_args(argv)
-    from objectives.data import SMOKE, DataNotFoundError
+    return parser
 
-    if args.objective not in OBJECTIVES:
-        sys.exit(f"error: unknown objective {args.objective!r}: choose one of {', '.join(OBJECTIVES)}")
-    if args.configs < 1 or args.workers < 1:
-        sys.exit("error: --configs and --workers must be at least 1")
-    objective = load_objective(args.objective)
-    max_epochs = args.max_epochs or objective.max_epochs
-    try:
-        data_file = SMOKE if args.smoke else str(objective.prepare_data(args.data_dir))
-    except DataNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
-    table = args.table or table_path(args.objective)
+
+def record(objective_spec: str, n_configs: int, workers: int, max_epochs: int | None,
+           table: Path | None, data_dir: str | None, smoke: bool) -> Path:
+    """Record (or extend) the table; returns its path."""
+    if n_configs < 1 or workers < 1:
+        raise UsageError("--configs and --workers must be at least 1")
+    objective = load_objective(objective_spec)
+    if objective.prepare_data is None:
+        raise UsageError(f"objective {objective.name} takes no data set: record_curves records "
+                         f"the built-in image classifiers")
+    max_epochs = max_epochs or objective.max_resource
+    data_file = objective.prepare_data(data_dir, smoke)
+    table = table or table_path(objective.name)
     frame, metadata = load_table(table)
     if metadata and metadata.get("max_epochs") != max_epochs:
-        sys.exit(f"error: {table} holds {metadata.get('max_epochs')} epochs per configuration; "
-                 f"record with --max-epochs {metadata.get('max_epochs')} or write a new --table")
-    configs = sample_configs(objective.search_space, args.configs)
-    complete = frame.groupby("config_id")["epoch"].nunique()
-    done = set(complete[complete == max_epochs].index)
-    frame = frame[frame["config_id"].isin(done)]  # drop half-recorded configurations
+        raise UsageError(f"{table} holds {metadata.get('max_epochs')} epochs per configuration; "
+                         f"record with --max-epochs {metadata.get('max_epochs')} or write a new --table")
+    configs = sample_configs(objective.search_space, n_configs)
+    frame = complete_curves(frame, max_epochs)  # drop half-recorded configurations
+    done = set(frame["config_id"].unique())
     todo = [(i, c) for i, c in enumerate(configs) if i not in done]
-    threads = max(1, (os.cpu_count() or 1) // args.workers)
+    threads = max(1, cpus_available() // workers)
     import syne_tune
     import torch
 
     metadata = {
-        "objective": args.objective, "max_epochs": max_epochs, "workers": args.workers,
+        "objective": objective.name, "max_epochs": max_epochs, "workers": workers,
         "threads_per_trial": threads, "sample": f"scrambled Sobol, seed {SAMPLE_SEED}",
         "search_space": {k: str(v) for k, v in objective.search_space.items()},
         "configs": {str(i): c for i, c in enumerate(configs) if i in done},
-        "smoke": args.smoke, "data_file": data_file,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+        "smoke": smoke, "data_file": data_file,
+        "machine": {"cpus": cpus_available(), "platform": platform.platform(),
                     "processor": platform.processor()},
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "syne_tune": syne_tune.__version__},
         "recorded_s": metadata.get("recorded_s", 0.0),  # training time of all sessions
     }
     recorded_before = metadata["recorded_s"]
-    print(f"{table}: {len(done)} of {args.configs} configurations recorded; "
-          f"training {len(todo)} with {args.workers} worker(s), {threads} thread(s) each", flush=True)
+    print(f"{table}: {len(done)} of {n_configs} configurations recorded; "
+          f"training {len(todo)} with {workers} worker(s), {threads} thread(s) each", flush=True)
     started = time.perf_counter()
-    os.environ["HPO_WARM_PRELOAD"] = f"{args.objective}={data_file}"  # loaded once, then forked
+    # the data are loaded once by the forkserver, then forked into each worker
+    os.environ["HPO_WARM_PRELOAD"] = json.dumps({"objective": objective_spec, "data": data_file})
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["experiments.warm_preload"])
-    tasks = [(args.objective, i, c, data_file, max_epochs, threads) for i, c in todo]
-    with context.Pool(args.workers, maxtasksperchild=1) as pool:
+    context.set_forkserver_preload(["experiments.backends.warm_preload"])
+    tasks = [(objective_spec, i, c, data_file, max_epochs, threads) for i, c in todo]
+    with context.Pool(workers, maxtasksperchild=1) as pool:
         for n, rows in enumerate(pool.imap_unordered(_train_task, tasks), start=1):
             config_id = rows[0]["config_id"]
             frame = pd.concat([frame, pd.DataFrame(rows)], ignore_index=True)
@@ -183,10 +127,17 @@ def main(argv=None) -> None:
             metadata["recorded_s"] = round(recorded_before + spent, 1)
             write_table(table, frame.sort_values(["config_id", "epoch"]), metadata)
             eta = spent / n * (len(todo) - n)
-            print(f"[{spent:7.0f}s] {len(done) + n}/{args.configs} recorded (config {config_id}: "
+            print(f"[{spent:7.0f}s] {len(done) + n}/{n_configs} recorded (config {config_id}: "
                   f"final validation error {rows[-1]['validation_error']:.4f}); ETA {eta / 60:.1f} min",
                   flush=True)
     print(f"table written: {table} ({len(frame)} rows)")
+    return table
+
+
+def main(argv=None) -> None:
+    args = build_parser().parse_args(argv)
+    run_command(lambda: record(args.objective, args.configs, args.workers, args.max_epochs,
+                               args.table, args.data_dir, args.smoke))
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
-"""Tune an objective with Syne Tune's ASHA (asynchronous successive halving).
+"""Tune an objective with asynchronous successive halving (Syne Tune's ASHA) or its relatives.
 
     python experiments/run_asha.py --workers 2                       # LeNet on FashionMNIST, 12 min
     python experiments/run_asha.py --workers 2 --max-wallclock-time 90
+    python experiments/run_asha.py --method bohb                     # ASHA with a model-based searcher
     python experiments/run_asha.py --smoke --max-wallclock-time 20   # synthetic data
 
 Then: python -m analysis.summarize latest; python -m analysis.plot_learning_curves latest
 """
 
-from experiments.launcher import main
+from experiments.schedulers import methods_of
+from experiments.tuning.launch import launch
 
 if __name__ == "__main__":
-    main("asha", __doc__.split("\n\n")[0])
+    launch(methods_of("asha") + methods_of("random"), __doc__.split("\n\n")[0])

@@ -1,13 +1,15 @@
-"""Tune an objective with synchronous successive halving (the baseline ASHA is compared with).
+"""Tune an objective with synchronous successive halving or synchronous Hyperband.
 
     python experiments/run_sync_sh.py --workers 2 --max-wallclock-time 90
-    python experiments/run_sync_sh.py --smoke --max-wallclock-time 20
-    python experiments/run_sync_sh.py --brackets 3          # synchronous Hyperband
+    python experiments/run_sync_sh.py --method sync_sh_waiting       # the textbook variant
+    python experiments/run_sync_sh.py --method sync_bohb             # Hyperband with KDE
 
-Same flags as run_asha.py; the scheduler is experiments/sync_sh.py.
+`sync_sh` is the variant Syne Tune shipped until 0.14 (a free worker starts the next round
+instead of waiting); `sync_sh_waiting` waits for each rung to complete.
 """
 
-from experiments.launcher import main
+from experiments.schedulers import methods_of
+from experiments.tuning.launch import launch
 
 if __name__ == "__main__":
-    main("sync_sh", __doc__.split("\n\n")[0])
+    launch(methods_of("sync"), __doc__.split("\n\n")[0])

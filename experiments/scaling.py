@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments import compare as compare_cli
+from experiments.tuning.comparison import ComparisonRequest, plan_comparison, run_comparison
+from experiments.tuning.plan import RunRequest
+from objectives.usage import UsageError, run_command
 
 
 def parse_workers(text: str) -> list[int]:
@@ -31,14 +33,14 @@ def parse_workers(text: str) -> list[int]:
     except ValueError:
         workers = []
     if not workers or workers[0] < 1:
-        raise SystemExit(f"error: --workers {text!r}: give positive integers, e.g. 1,2,4,8")
+        raise UsageError(f"--workers {text!r}: give positive integers, e.g. 1,2,4,8")
     return workers
 
 
 def default_target(objective: str, quantile: float) -> float:
     """A target most configurations never reach: the given quantile of the recorded configs'
     final validation errors."""
-    from experiments.simulation import recorded_table
+    from experiments.backends.simulated import recorded_table
 
     table, metadata = recorded_table(objective)
     finals = table[table["epoch"] == metadata["max_epochs"]]["validation_error"]
@@ -97,18 +99,19 @@ def main(argv=None) -> None:
                         help="default: the 10%% quantile of the recorded final errors")
     parser.add_argument("--output-dir", type=Path, default=Path("scaling-report"))
     args = parser.parse_args(argv)
-    workers = parse_workers(args.workers)
+    workers = run_command(lambda: parse_workers(args.workers))
     target = args.target_error if args.target_error is not None else default_target(args.objective, 0.1)
     frames = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in workers:
             name = f"scaling-w{n}"
             print(f"{n} worker(s): {args.seeds} seeds of {args.methods} ...", file=sys.stderr, flush=True)
+            comparison = run_command(lambda: plan_comparison(ComparisonRequest(
+                run=RunRequest(objective=args.objective, backend="simulated", workers=n,
+                               budget_s=args.budget, results_dir=Path(tmp)),
+                methods=tuple(args.methods.split(",")), seeds=args.seeds, name=name)))
             with contextlib.redirect_stdout(io.StringIO()):
-                compare_cli.main(["--backend", "simulated", "--methods", args.methods,
-                                  "--seeds", str(args.seeds), "--workers", str(n),
-                                  "--max-wallclock-time", str(args.budget), "--objective",
-                                  args.objective, "--comparison-name", name, "--results-dir", tmp])
+                run_comparison(comparison)
             frame = time_to_target(Path(tmp), name, target)
             frame["workers"] = n
             frames.append(frame)

@@ -13,8 +13,8 @@ Debug one configuration:
 from syne_tune.config_space import choice, loguniform
 from torch import nn, optim
 
-from objectives import Objective
 from objectives.data import prepare_cifar10
+from objectives.image_classification import ImageClassifier
 
 
 class Net(nn.Module):
@@ -45,7 +45,17 @@ def make_optimizer(model: nn.Module, config: dict) -> optim.Optimizer:
 
 POWERS_OF_TWO = [2**i for i in range(2, 9)]
 
-OBJECTIVE = Objective(
+CLASSIFIER = ImageClassifier(
+    build_model=build_model,
+    make_optimizer=make_optimizer,
+    find_data=prepare_cifar10,
+    validation_fraction=0.2,
+    mean=(0.4914, 0.4822, 0.4465),  # the tutorial's normalisation
+    std=(0.2023, 0.1994, 0.2010),
+    smoke_shape=(3, 32),
+)
+
+OBJECTIVE = CLASSIFIER.objective(
     name="cifar10_cnn",
     search_space={
         "l1": choice(POWERS_OF_TWO),
@@ -55,17 +65,10 @@ OBJECTIVE = Objective(
     },
     default_config={"l1": 128, "l2": 64, "lr": 1e-3, "batch_size": 16},
     max_epochs=10,
-    build_model=build_model,
-    make_optimizer=make_optimizer,
-    prepare_data=prepare_cifar10,
-    validation_fraction=0.2,
-    mean=(0.4914, 0.4822, 0.4465),  # the tutorial's normalisation
-    std=(0.2023, 0.1994, 0.2010),
-    smoke_shape=(3, 32),
     description="Ray Tune tutorial CNN on CIFAR-10, SGD with momentum",
 )
 
 if __name__ == "__main__":
-    from objectives.cli import main
+    from objectives.debug import main
 
     main(OBJECTIVE)

@@ -32,12 +32,14 @@ import io
 import os
 import pickle
 import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from objectives.files import atomic_file
+from objectives.usage import UsageError
 
 if TYPE_CHECKING:  # torch is imported where tensors are made, not by every user of this module
     import torch
@@ -60,7 +62,7 @@ VALIDATION_SPLIT_SEED = 0
 SMOKE = "smoke"  # data_file value that selects synthetic data
 
 
-class DataNotFoundError(Exception):
+class DataNotFoundError(UsageError):
     """The data set is missing or unreadable; the message says where it was looked for."""
 
 
@@ -152,16 +154,9 @@ def _cache_file(dataset: str, source: Path) -> Path:
 
 
 def _write_cache(path: Path, arrays: dict) -> None:
-    """Write atomically, so a concurrent reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Atomically, so a concurrent reader never sees half a file."""
+    with atomic_file(path, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def _cached(dataset: str, source: Path, decode) -> Path:

@@ -13,8 +13,8 @@ Debug one configuration:
 from syne_tune.config_space import loguniform, randint
 from torch import nn, optim
 
-from objectives import Objective
 from objectives.data import prepare_fashion_mnist
+from objectives.image_classification import ImageClassifier
 
 
 def build_model(config: dict) -> nn.Module:
@@ -38,22 +38,25 @@ def make_optimizer(model: nn.Module, config: dict) -> optim.Optimizer:
     return optim.SGD(model.parameters(), lr=float(config["learning_rate"]))
 
 
-OBJECTIVE = Objective(
-    name="fashion_mnist_lenet",
-    search_space={"learning_rate": loguniform(1e-2, 1.0), "batch_size": randint(32, 256)},
-    default_config={"learning_rate": 0.1, "batch_size": 128},
-    max_epochs=10,
+CLASSIFIER = ImageClassifier(
     build_model=build_model,
     make_optimizer=make_optimizer,
-    prepare_data=prepare_fashion_mnist,
+    find_data=prepare_fashion_mnist,
     validation_fraction=1 / 6,  # 10,000 of the 60,000 training images
     mean=(0.0,),  # d2l feeds ToTensor() output: pixels in [0, 1], not standardised
     std=(1.0,),
     smoke_shape=(1, 28),
+)
+
+OBJECTIVE = CLASSIFIER.objective(
+    name="fashion_mnist_lenet",
+    search_space={"learning_rate": loguniform(1e-2, 1.0), "batch_size": randint(32, 256)},
+    default_config={"learning_rate": 0.1, "batch_size": 128},
+    max_epochs=10,
     description="d2l LeNet on FashionMNIST, plain SGD",
 )
 
 if __name__ == "__main__":
-    from objectives.cli import main
+    from objectives.debug import main
 
     main(OBJECTIVE)

@@ -4,22 +4,24 @@
 """
 
 import argparse
-import sys
 
-from objectives import OBJECTIVES, load_objective
-from objectives.data import DataNotFoundError
+from objectives import BUILTIN_OBJECTIVES, load_objective
+from objectives.usage import UsageError, run_command
+
+
+def prepare(objective_spec: str, data_dir: str | None) -> str:
+    objective = load_objective(objective_spec)
+    if objective.prepare_data is None:
+        raise UsageError(f"objective {objective.name} takes no data set: nothing to prepare")
+    return objective.prepare_data(data_dir, False)
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("objective", choices=sorted(OBJECTIVES))
-    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("objective", help=f"{', '.join(BUILTIN_OBJECTIVES)}, or module:attribute")
+    parser.add_argument("--data-dir", default=None, help="where the data set is (see README, Data)")
     args = parser.parse_args(argv)
-    try:
-        path = load_objective(args.objective).prepare_data(args.data_dir)
-    except DataNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    path = run_command(lambda: prepare(args.objective, args.data_dir))
     print(f"{args.objective}: data cached at {path}")
 
 

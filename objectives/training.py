@@ -19,8 +19,11 @@ import torch
 import torch.nn.functional as F
 
 from objectives.data import Splits
+from objectives.files import atomic_file
+from objectives.torch_compat import cpu_has_native_bf16
 
 CHECKPOINT_NAME = "checkpoint.pt"
+PRECISION_ENV = "HPO_PRECISION"
 EVAL_BATCH_SIZE = 500  # evaluation holds no gradients; larger batches cost memory, not speed
 
 
@@ -49,17 +52,19 @@ def set_threads(num_threads: int) -> None:
 def use_bf16(device: torch.device) -> bool:
     """Compute in bfloat16 (autocast) where the hardware does so natively.
 
-    On CPUs with AVX512-BF16/AMX this makes a LeNet epoch about 20% faster with the same
-    validation error (experiments/bench.py measures it); elsewhere bf16 would be emulated and
-    slower, so fp32 is kept. `HPO_PRECISION=fp32` (or `bf16`) overrides the choice.
+    On CPUs with AVX512-BF16/AMX, and on GPUs that compute bf16 natively, a LeNet epoch is
+    faster with the same validation error (experiments/bench.py measures it); elsewhere bf16
+    would be emulated and slower, so fp32 is kept. `HPO_PRECISION=fp32` (or `bf16`) overrides
+    the choice.
     """
-    forced = os.environ.get("HPO_PRECISION")
+    forced = os.environ.get(PRECISION_ENV)
     if forced in ("fp32", "bf16"):
         return forced == "bf16"
+    if forced:
+        raise ValueError(f"${PRECISION_ENV}={forced}: use fp32 or bf16 (or leave it unset)")
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    native = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
-    return bool(native())
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    return cpu_has_native_bf16()
 
 
 def to_float(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
@@ -85,18 +90,15 @@ def evaluate(model, images, labels, mean, std, bf16: bool = False) -> tuple[floa
 
 
 def save_checkpoint(checkpoint_dir: str, epoch: int, model, optimizer) -> None:
-    """Write atomically: a trial killed mid-write leaves the previous checkpoint intact."""
-    folder = Path(checkpoint_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / (CHECKPOINT_NAME + ".tmp")
+    """Atomically: a trial killed mid-write leaves the previous checkpoint intact."""
     state = {
         "epoch": epoch,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "rng": torch.get_rng_state(),
     }
-    torch.save(state, tmp)
-    os.replace(tmp, folder / CHECKPOINT_NAME)
+    with atomic_file(Path(checkpoint_dir) / CHECKPOINT_NAME, "wb") as f:
+        torch.save(state, f)
 
 
 def load_checkpoint(checkpoint_dir: str | None) -> dict | None:

@@ -46,17 +46,17 @@ def small_fashion_mnist(folder, n=50) -> None:
 
 @needs_debian_fashion_mnist
 def test_real_fashion_mnist_loads_and_splits():
-    from objectives import load_objective
+    from objectives.fashion_mnist_lenet import CLASSIFIER
 
     cache = prepare_fashion_mnist()
-    splits = load_objective("fashion_mnist_lenet").load_splits(str(cache))
+    splits = CLASSIFIER.load_splits(str(cache))
     assert tuple(splits.train_x.shape) == (50_000, 1, 28, 28)
     assert tuple(splits.val_x.shape) == (10_000, 1, 28, 28)
     assert tuple(splits.test_x.shape) == (10_000, 1, 28, 28)
     assert str(splits.train_x.dtype) == "torch.uint8"
     assert set(splits.val_y.unique().tolist()) == set(range(10))
     # the held-out validation part is fixed: the same images every time
-    again = load_objective("fashion_mnist_lenet").load_splits(str(cache))
+    again = CLASSIFIER.load_splits(str(cache))
     assert (again.val_x[:100] == splits.val_x[:100]).all()
 
 
@@ -152,9 +152,9 @@ def test_cifar10_missing_is_an_error(tmp_path):
 def test_real_cifar10_archive(monkeypatch):
     # The real archive is decoded once into the user's cache (about 20 s), then reused.
     monkeypatch.delenv("HPO_CACHE_DIR")
-    from objectives import load_objective
+    from objectives.cifar10_cnn import CLASSIFIER
 
-    splits = load_objective("cifar10_cnn").load_splits(str(prepare_cifar10(str(CIFAR10_ARCHIVE))))
+    splits = CLASSIFIER.load_splits(str(prepare_cifar10(str(CIFAR10_ARCHIVE))))
     assert len(splits.train_x) == 40_000 and len(splits.val_x) == 10_000 and len(splits.test_x) == 10_000
     means = (splits.train_x.float() / 255).mean(dim=(0, 2, 3))
     assert means.tolist() == pytest.approx([0.4913, 0.4821, 0.4465], abs=0.01)

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from objectives import load_objective
+from objectives import TrialRun, load_objective
 from objectives.data import SMOKE
 from objectives.training import CHECKPOINT_NAME
 from tests.conftest import run_script
@@ -16,13 +16,16 @@ from tests.test_data import needs_debian_fashion_mnist
 
 def collect(objective, hyperparameters, data_file=SMOKE, max_epochs=2, checkpoint_dir=None, seed=0):
     reports = []
-    objective.run_trial(hyperparameters, data_file, max_epochs, 1, seed, checkpoint_dir,
-                        lambda **metrics: reports.append(metrics))
+    objective.train(hyperparameters, TrialRun(report=lambda **metrics: reports.append(metrics),
+                                              max_resource=max_epochs, checkpoint_dir=checkpoint_dir,
+                                              data=data_file, threads=1, seed=seed))
     return reports
 
 
 def test_lenet_is_d2l_lenet():
-    model = load_objective("fashion_mnist_lenet").build_model({})
+    from objectives.fashion_mnist_lenet import build_model
+
+    model = build_model({})
     assert sum(p.numel() for p in model.parameters()) == 61_706
     assert sum(isinstance(m, torch.nn.Sigmoid) for m in model.modules()) == 4
     assert sum(isinstance(m, torch.nn.AvgPool2d) for m in model.modules()) == 2
@@ -30,7 +33,9 @@ def test_lenet_is_d2l_lenet():
 
 
 def test_cifar_cnn_shapes_follow_l1_l2():
-    model = load_objective("cifar10_cnn").build_model({"l1": 32, "l2": 8})
+    from objectives.cifar10_cnn import build_model
+
+    model = build_model({"l1": 32, "l2": 8})
     assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
     assert model.classifier[0].out_features == 32 and model.classifier[2].out_features == 8
 
@@ -69,7 +74,7 @@ def test_diverged_run_reports_error_one_and_ends():
 @needs_debian_fashion_mnist
 def test_good_learning_rate_lowers_error_on_real_fashion_mnist():
     objective = load_objective("fashion_mnist_lenet")
-    data_file = str(objective.prepare_data())
+    data_file = objective.prepare_data(None, False)
     reports = collect(objective, {"learning_rate": 0.9, "batch_size": 128}, data_file, max_epochs=2)
     errors = [r["validation_error"] for r in reports]
     assert errors[1] < errors[0]

@@ -116,8 +116,8 @@ def test_a_trial_no_node_can_hold_is_refused_with_the_fix(cluster, tmp_path):
 
     # The same request reaching the backend (say, the large node left the cluster since the
     # start): the trial fails with the reason instead of waiting in Ray's queue forever.
-    from experiments.ray_backend import RayTrialBackend
-    from experiments.ray_cluster import TrialResources
+    from experiments.backends.ray_tasks import RayTrialBackend
+    from experiments.backends.ray_cluster import TrialResources
 
     space = toy_space()
     backend = RayTrialBackend(toy_trial, space, TrialResources(cpus=4, gpus=0), cluster.address)
@@ -137,8 +137,8 @@ def test_a_trial_no_node_can_hold_is_refused_with_the_fix(cluster, tmp_path):
 def test_crashing_trials_on_the_cluster_leave_the_experiment_running(cluster, tmp_path):
     from syne_tune import StoppingCriterion
 
-    from experiments.ray_backend import RayTrialBackend
-    from experiments.ray_cluster import TrialResources
+    from experiments.backends.ray_tasks import RayTrialBackend
+    from experiments.backends.ray_cluster import TrialResources
 
     space = toy_space(max_epochs=3, crash=(0, 2), epoch_s=0.2)
     backend = RayTrialBackend(toy_trial, space, TrialResources(cpus=1, gpus=0), cluster.address)
@@ -155,8 +155,8 @@ def test_crashing_trials_on_the_cluster_leave_the_experiment_running(cluster, tm
 
 @pytest.mark.timeout(60)
 def test_a_node_lacking_the_data_set_gets_it_through_the_object_store(cluster, tmp_path):
-    from experiments.ray_backend import ensure_data_file, ship_data
-    from experiments.ray_cluster import connect
+    from experiments.backends.ray_tasks import ensure_data_file, ship_data
+    from experiments.backends.ray_cluster import connect
 
     cluster_info = connect(cluster.address)
     data_file = tmp_path / "decoded.pt"
@@ -191,8 +191,8 @@ def test_ray_flags_are_checked_before_anything_starts(tmp_path):
 def test_trials_still_running_at_the_end_leave_the_cluster_free(cluster, tmp_path):
     from syne_tune import StoppingCriterion
 
-    from experiments.ray_backend import RayTrialBackend
-    from experiments.ray_cluster import TrialResources
+    from experiments.backends.ray_tasks import RayTrialBackend
+    from experiments.backends.ray_cluster import TrialResources
 
     space = {**toy_space(max_epochs=3), "hang_at": 2}  # every trial hangs in its second epoch
     backend = RayTrialBackend(toy_trial, space, TrialResources(cpus=1, gpus=0), cluster.address)

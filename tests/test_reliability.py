@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import resource
+import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import psutil
@@ -18,9 +19,9 @@ from syne_tune import StoppingCriterion
 from syne_tune.config_space import choice, uniform
 
 from analysis.summarize import summarize_experiment
-from experiments.launcher import make_tuner
-from experiments.schedulers import SCHEDULERS, SchedulerArgs
-from tests.conftest import REPO, read_metadata, run_script
+from experiments.schedulers import METHODS, SchedulerArgs
+from experiments.tuning.build import make_tuner
+from tests.conftest import REPO, read_metadata, run_launcher, run_script
 from tests.fault_objective import toy_trial
 
 
@@ -33,25 +34,30 @@ def toy_space(max_epochs=3, crash=(0,), epoch_s=0.0):
     }
 
 
+# Toy trials take milliseconds: the tuner may poll their files faster than real ones need.
+TOY_POLL_S = 0.05
+
+
 def run_toy(tmp_path, scheduler_name, backend, space, stop, max_failures=1000, max_t=3):
     """Tune the toy objective on 2 workers; `backend` is "warm", "python", or a backend
     built by the caller (e.g. on a Ray cluster). Returns the experiment folder."""
     from syne_tune.backend import PythonBackend
 
-    from experiments.warm_backend import WarmPythonBackend
+    from experiments.backends.warm import WarmBackend
 
-    scheduler = SCHEDULERS[scheduler_name](SchedulerArgs(
+    method = METHODS[scheduler_name]
+    scheduler = method.build(SchedulerArgs(
         config_space=space, metric="validation_error", do_minimize=True, resource_attr="epoch",
         max_t=max_t, grace_period=1, reduction_factor=2, seed=0, points_to_evaluate=[],
-        max_resource_attr="max_epochs"))
+        max_resource_attr="max_epochs", brackets=method.default_brackets(1, 2, max_t)))
     if isinstance(backend, str):
-        backend_class = WarmPythonBackend if backend == "warm" else PythonBackend
+        backend_class = WarmBackend if backend == "warm" else PythonBackend
         backend = backend_class(toy_trial, space, rotate_gpus=False)
     tuner = make_tuner(
         backend, scheduler, scheduler_name,
         n_workers=2, stop_criterion=stop, max_failures=max_failures,
         name=f"toy-{scheduler_name.replace('_', '-')}", metadata={"n_workers": 2, "max_epochs": max_t},
-        max_t=max_t, results_dir=tmp_path,
+        max_t=max_t, results_dir=tmp_path, sleep_s=TOY_POLL_S,
     )
     tuner.run()
     return tuner.tuner_path
@@ -72,11 +78,27 @@ def test_crashing_third_of_trials_is_recorded_and_the_budget_is_used(tmp_path, b
     assert results[results["config_crash_at"] == 0]["trial_id"].nunique() >= 2
 
 
+LOAD_RUN = """
+import json, resource, sys
+from pathlib import Path
+from syne_tune import StoppingCriterion
+from tests.test_reliability import run_toy, toy_space
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+path = run_toy(Path(sys.argv[1]), sys.argv[2], "warm", toy_space(),
+               StoppingCriterion(max_num_trials_started=299))
+growth_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+print(json.dumps({"path": str(path), "growth_mb": growth_mb}))
+"""
+
+
 @pytest.mark.parametrize("scheduler", ["asha", "sync_sh"])
 def test_300_trials_lose_and_duplicate_nothing(tmp_path, scheduler):
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    path = run_toy(tmp_path, scheduler, "warm", toy_space(),
-                   StoppingCriterion(max_num_trials_started=299))
+    # in a fresh process: its peak memory is the tuner's own, not an earlier test's
+    completed = subprocess.run([sys.executable, "-c", LOAD_RUN, str(tmp_path), scheduler], cwd=REPO,
+                               capture_output=True, text=True, timeout=240)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    outcome = json.loads(completed.stdout.strip().splitlines()[-1])
+    path = Path(outcome["path"])
     results = pd.read_csv(path / "results.csv.zip")
     trial_dirs = [p for p in path.iterdir() if p.name.isdigit()]
     # the tuner fills both free workers before it checks the stop: 300 or 301 trials
@@ -92,16 +114,17 @@ def test_300_trials_lose_and_duplicate_nothing(tmp_path, scheduler):
             assert (len(rows) >= 1) == (printed >= 1)
         assert len(rows) <= printed
         assert rows["epoch"].tolist() == list(range(1, len(rows) + 1))
-    growth_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
-    assert growth_mb < 300, f"tuner memory grew by {growth_mb:.0f} MB over 300 trials"
+    assert outcome["growth_mb"] < 300, f"tuner memory grew by {outcome['growth_mb']:.0f} MB over 300 trials"
 
 
-def test_sync_sh_completes_rung_without_a_crashed_trial(tmp_path):
-    path = run_toy(tmp_path, "sync_sh", "warm", toy_space(crash=(0, 1)),
-                   StoppingCriterion(max_num_trials_started=11))
+@pytest.mark.parametrize("scheduler", ["sync_sh", "sync_sh_waiting"])
+def test_sync_sh_completes_a_rung_holding_a_crashed_trial(tmp_path, scheduler):
+    path = run_toy(tmp_path, scheduler, "warm", toy_space(crash=(0, 1), epoch_s=0.02),
+                   StoppingCriterion(max_wallclock_time=4))
     results = pd.read_csv(path / "results.csv.zip")
     assert results["epoch"].max() >= 2  # promotions happened although rung members crashed
-    assert summarize_experiment(path)["trials_failed"] >= 1
+    crashed = set(results["trial_id"]) ^ set(range(results["trial_id"].max() + 1))
+    assert summarize_experiment(path)["trials_failed"] >= 1 and crashed
 
 
 def launcher_tree(pid: int) -> list[int]:
@@ -148,9 +171,9 @@ def test_interrupt_stops_every_trial_and_keeps_results(tmp_path, sig, code):
 
 @pytest.mark.parametrize("script", ["run_asha.py", "run_sync_sh.py"])
 def test_resume_completes_an_interrupted_experiment(tmp_path, script):
-    budget = 24
-    process, _, _ = start_and_interrupt(tmp_path, script, budget, signal.SIGINT, after_trial=3)
-    assert process.returncode == 130
+    budget = 16
+    process, (_, err), _ = start_and_interrupt(tmp_path, script, budget, signal.SIGINT, after_trial=3)
+    assert process.returncode == 130, err[-3000:]
     experiment = next(p for p in tmp_path.iterdir() if p.is_dir())
     before = pd.read_csv(experiment / "results.csv.zip")
     completed = run_script([f"experiments/{script}", "--resume", "latest", "--results-dir",
@@ -159,7 +182,8 @@ def test_resume_completes_an_interrupted_experiment(tmp_path, script):
     assert [p for p in tmp_path.iterdir() if p.is_dir()] == [experiment]  # one experiment
     after = pd.read_csv(experiment / "results.csv.zip")
     assert len(after) > len(before)
-    assert not after.duplicated(["trial_id", "epoch"]).any()  # no epoch trained twice
+    twice = after[after.duplicated(["trial_id", "epoch"], keep=False)]
+    assert twice.empty, f"epochs trained twice:\n{twice.to_string()}"
     for _, trial in after.groupby("trial_id"):
         assert trial["epoch"].tolist() == list(range(1, len(trial) + 1))
     # tuner time continues where the interrupted run stopped, up to the original budget
@@ -173,6 +197,39 @@ def test_resume_completes_an_interrupted_experiment(tmp_path, script):
     again = run_script([f"experiments/{script}", "--resume", experiment.name, "--results-dir",
                         str(tmp_path)], check=False)
     assert again.returncode == 2 and "nothing to resume" in again.stderr
+
+
+def test_resumed_sh_takes_the_result_a_trial_reported_just_before_the_interruption(tmp_path):
+    """The race an interruption can hit by chance, made to happen: the first trial to reach its
+    rung interrupts the launcher right after reporting, before the tuner's next poll. The
+    result is fetched into the results at the interruption; on resume, synchronous SH must take
+    it (resuming the trial would train nothing and report nothing) and resume only the others."""
+    marker = tmp_path / "interrupted-by"
+    process = subprocess.Popen(
+        [sys.executable, "experiments/run_sync_sh.py", "--objective", "tests.toy_objectives:interrupting",
+         "--workers", "2", "--grace-period", "1", "--max-wallclock-time", "8", "--results-dir",
+         str(tmp_path / "results")],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TOY_INTERRUPT_MARKER": str(marker)})
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err[-3000:]
+    trial_id = int(marker.read_text())
+    experiment = next((tmp_path / "results").iterdir())
+    assert not pd.read_csv(experiment / "results.csv.zip").query("trial_id == @trial_id").empty
+    from syne_tune import Tuner
+
+    # the scheduler, as pickled at the interruption, was still waiting for that result
+    assert trial_id in Tuner.load(str(experiment)).scheduler.running_levels()
+    completed = run_script(["experiments/run_sync_sh.py", "--resume", "latest", "--results-dir",
+                            str(tmp_path / "results")], timeout=60,
+                           env={"TOY_INTERRUPT_MARKER": str(marker)})
+    continued = re.search(r"trials \[([\d, ]*)\] continue", completed.stdout)
+    assert continued and str(trial_id) not in continued.group(1).split(", "), completed.stdout[:2000]
+    results = pd.read_csv(experiment / "results.csv.zip")
+    assert not results.duplicated(["trial_id", "step"]).any()
+    first_rung = next(r for r in read_metadata(experiment)["rung_history"] if trial_id in r["trials"])
+    reported = results.query("trial_id == @trial_id and step == 1")["score"].iloc[0]
+    assert first_rung["values"][first_rung["trials"].index(trial_id)] == reported
 
 
 def test_damaged_folders_give_clear_messages(tmp_path):
@@ -219,3 +276,41 @@ def test_analysis_never_unpickles_the_tuner(smoke_experiment, tmp_path):
     run_script(["-m", "analysis.plot_learning_curves", str(copy), "-o", str(tmp_path / "c.png")])
     assert not marker.exists()
     assert os.path.exists(tmp_path / "c.png")
+
+
+def test_too_many_failed_trials_abort_the_run(tmp_path):
+    started = time.monotonic()
+    completed = run_script(["experiments/run_asha.py", "--objective", "tests.toy_objectives:crashing",
+                            "--workers", "2", "--max-failures", "2", "--max-wallclock-time", "60",
+                            "--results-dir", str(tmp_path)], check=False)
+    assert completed.returncode == 1, completed.stderr[-2000:]
+    assert time.monotonic() - started < 40  # aborted long before its budget
+    assert "more than --max-failures 2" in completed.stderr
+    experiment = next(p for p in tmp_path.iterdir() if p.is_dir())
+    assert read_metadata(experiment)["aborted"] == "too many failed trials"
+    summary = summarize_experiment(experiment)
+    assert summary["trials_failed"] >= 3 and summary["partial"]  # the third ends it; one more may fail meanwhile
+    assert all("toy failure at step 2" in error for error in summary["failures"].values())
+
+
+def test_a_trial_killed_by_sigkill_is_recorded_with_the_signal_and_the_run_goes_on(tmp_path):
+    experiment = run_launcher("run_asha.py", tmp_path, "--objective", "tests.toy_objectives:killed",
+                              "--workers", "2", "--max-failures", "1000", "--max-wallclock-time", "5")
+    summary = summarize_experiment(experiment)
+    assert summary["trials_failed"] >= 4 and not summary["partial"]  # the budget was used up
+    assert all("killed by SIGKILL" in error for error in summary["failures"].values()), summary["failures"]
+    assert summary["wallclock_s"] >= 5
+
+
+def test_asynchronous_hyperband_runs_brackets_that_skip_the_first_rung(tmp_path):
+    """With a bracket per rung level, some trials start above the first rung (or have no
+    rung at all) and so run further than single-bracket ASHA lets the same trials run."""
+    full_length = {}
+    for method in ("asha", "hyperband"):
+        space = toy_space(max_epochs=4)
+        path = run_toy(tmp_path / method, method, "warm", space, StoppingCriterion(max_num_trials_started=60),
+                       max_t=4)
+        last = pd.read_csv(path / "results.csv.zip").groupby("trial_id")["epoch"].max()
+        assert set(last) <= {1, 2, 4}  # stopped only at rung levels (or completed)
+        full_length[method] = (last == 4).mean()
+    assert full_length["hyperband"] > full_length["asha"] + 0.1, full_length

@@ -73,11 +73,11 @@ BAD_INPUT = [
 
 @pytest.mark.parametrize("flags,named", BAD_INPUT, ids=[f[0][0] + f[0][1] for f in BAD_INPUT])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, flags, named):
-    from experiments.launcher import main
+    from experiments.tuning.launch import launch
 
     results_dir = tmp_path / "results"
     with pytest.raises(SystemExit) as info:
-        main("asha", "test", ["--smoke", "--results-dir", str(results_dir), *flags])
+        launch(["asha"], "test", ["--smoke", "--results-dir", str(results_dir), *flags])
     assert info.value.code == 2
     message = capsys.readouterr().err.strip()
     assert message.startswith("error:") and named in message and "\n" not in message

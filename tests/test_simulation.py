@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from objectives import TABLES_DIR, recorded_configurations
+from objectives.tables import TABLES_DIR, recorded_configurations
 from tests.conftest import read_metadata, run_script
 
 TABLE = TABLES_DIR / "fashion_mnist_lenet.csv"
@@ -82,7 +82,7 @@ def test_replay_fidelity_of_a_real_comparison(tmp_path):
     run_script(["experiments/compare.py", "--smoke", "--search-space", "recorded", "--seeds", "1",
                 "--workers", "2", "--max-wallclock-time", "8", "--max-epochs", "4",
                 "--grace-period", "1", "--results-dir", str(tmp_path)])
-    report = json.loads(run_script(["-m", "analysis.replay_fidelity", "latest", "--json",
+    report = json.loads(run_script(["experiments/replay_fidelity.py", "latest", "--json",
                                     "--results-dir", str(tmp_path)]).stdout)
     assert report["curves"]["trials"] >= 2
     assert -1 <= report["curves"]["final_error_rank_correlation"] <= 1

@@ -1,8 +1,6 @@
-"""What the suite's own trial backends (warm, Ray) share with each other.
-
-Both keep `LocalBackend`'s trial folders, so that results, stop, pause and resume work as in
-Syne Tune; they differ only in how a trial's process is started and ended.
-"""
+"""What the suite's own trial backends (warm, Ray) share: LocalBackend's trial folders, so that
+results, stop, pause and resume work as in Syne Tune; they differ only in how a trial's
+process is started and ended."""
 
 from __future__ import annotations
 

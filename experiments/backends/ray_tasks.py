@@ -29,9 +29,11 @@ from typing import Any, Callable
 
 from syne_tune.backend import PythonBackend
 
-from experiments.backend_support import prepare_trial_folder, without_live_trials
-from experiments.ray_cluster import ClusterInfo, TrialResources, connect, describe, import_ray
+from experiments.backends.ray_cluster import ClusterInfo, TrialResources, connect, describe, import_ray
+from experiments.backends.trial_folders import EndedTrial, prepare_trial_folder, without_live_trials
+from experiments.compat.syne_tune import ProcessHooks
 from objectives.data import SMOKE
+from objectives.trial import TRIAL_SETTINGS_ENV, TrialSettings
 
 # How often (seconds) the live nodes are looked up again to find trials that cannot be placed.
 PLACEMENT_CHECK_S = 1.0
@@ -99,7 +101,7 @@ class ForwardedStream(io.TextIOBase):
 def ensure_data_file(data_file: str, data_box: list) -> None:
     """Write the decoded data set on a node that lacks it, from the copy in Ray's object store
     (`data_box` holds its reference, or is empty when every node shares the tuner's disk)."""
-    if data_file == SMOKE or Path(data_file).exists():
+    if Path(data_file).exists():
         return
     if not data_box:
         raise FileNotFoundError(f"data file {data_file} is missing on this node")
@@ -112,9 +114,11 @@ def ensure_data_file(data_file: str, data_box: list) -> None:
     os.replace(partial, path)  # atomic: trials starting at once on this node see all or nothing
 
 
-def run_trial_task(function: str, kwargs: dict, trial_id: int, attempt: int, outputs,
-                   data_box: list) -> None:
-    """Body of the Ray task that runs one trial."""
+def run_trial_task(function: str, kwargs: dict, settings: str | None, data_file: str | None,
+                   trial_id: int, attempt: int, outputs, data_box: list) -> None:
+    """Body of the Ray task that runs one trial (`settings`: TrialSettings as JSON, or None
+    for a function that needs none; `data_file`: the data set's file, which this node may
+    lack)."""
     import ray
 
     outputs.add.remote(trial_id, attempt, "node", ray.get_runtime_context().get_node_id())
@@ -123,8 +127,10 @@ def run_trial_task(function: str, kwargs: dict, trial_id: int, attempt: int, out
     try:
         with redirect_stdout(out), redirect_stderr(err):
             try:
-                if "data_file" in kwargs:  # the suite's objectives; test functions have none
-                    ensure_data_file(kwargs["data_file"], data_box)
+                if settings is not None:  # the suite's objectives; test functions have none
+                    os.environ[TRIAL_SETTINGS_ENV] = settings  # this worker's next trial may differ
+                if data_file is not None:
+                    ensure_data_file(data_file, data_box)
                 module, name = function.rsplit(":", 1)
                 getattr(importlib.import_module(module), name)(**kwargs)
             except KeyboardInterrupt:  # stopped or paused by the scheduler: not an error
@@ -145,12 +151,20 @@ def checkpoint_dir_of(experiment_dir: Path, trial_id: int, checkpoint_root: Path
     return Path(checkpoint_root) / Path(experiment_dir).name / str(trial_id)
 
 
-def ship_data(data_file: str, cluster: ClusterInfo) -> list:
+def data_file_of(settings: TrialSettings | None) -> str | None:
+    """The file the trials read their data from, where it is one (not synthetic data, nor an
+    objective's own kind of handle)."""
+    if settings is None or settings.data in (None, SMOKE) or not Path(settings.data).is_file():
+        return None
+    return settings.data
+
+
+def ship_data(data_file: str | None, cluster: ClusterInfo) -> list:
     """[a reference to the data set in Ray's object store] when some node runs on another
     machine (and may lack the file), else []: see `ensure_data_file`."""
     import ray
 
-    if data_file == SMOKE or not cluster.beyond_this_machine:
+    if data_file is None or not cluster.beyond_this_machine:
         return []
     return [ray.put(Path(data_file).read_bytes())]
 
@@ -196,26 +210,28 @@ class _Connection:
     last_placement_check: float = 0.0
 
 
-class RayTrialBackend(PythonBackend):
+class RayTrialBackend(ProcessHooks, PythonBackend):
     """Runs `tune_function(**config)` as Ray tasks on the cluster at `address` (None: a local
-    Ray started for this process), each asking for `resources`.
+    Ray started for this process), each asking for `resources`; `settings` (for the suite's
+    objectives) reach each trial as they do with the local backends.
 
     `checkpoint_root` is a folder every node can read and write; trial checkpoints go to
     `checkpoint_root/EXPERIMENT/TRIAL_ID`. None keeps them in the experiment folder, which is
     right when all nodes share the tuner's disk (a cluster on one machine, or a shared
-    results folder). `data_file` is shipped through Ray's object store to nodes on other
-    machines, so that they need no copy of the data set.
+    results folder). The settings' data file is shipped through Ray's object store to nodes on
+    other machines, so that they need no copy of the data set.
     """
 
     def __init__(self, tune_function: Callable, config_space: dict[str, Any],
                  resources: TrialResources, address: str | None = None,
-                 checkpoint_root: Path | None = None, data_file: str = SMOKE):
+                 checkpoint_root: Path | None = None, settings: TrialSettings | None = None):
         super().__init__(tune_function, config_space, rotate_gpus=False)  # Ray assigns GPUs
         self.function_path = f"{tune_function.__module__}:{tune_function.__qualname__}"
         self.resources = resources
         self.address = address
         self.checkpoint_root = checkpoint_root
-        self.data_file = data_file
+        self.settings = settings
+        self.data_file = data_file_of(settings)
         self.trial_nodes: dict[int, str] = {}  # trial_id -> id of the node of its latest run
         self.attempts = 0
         self._connection: _Connection | None = None
@@ -239,19 +255,21 @@ class RayTrialBackend(PythonBackend):
 
     # -- starting and ending trials ------------------------------------------------------------
 
-    def _schedule(self, trial_id: int, config: dict[str, Any]):
+    def launch_trial(self, trial_id: int, config: dict[str, Any]) -> None:
         connection = self._connect()
         _, kwargs = prepare_trial_folder(self, trial_id, config)
         self.attempts += 1
+        # until the task is submitted the trial counts as one that ended without running, so
+        # that a Ctrl-C meanwhile leaves the backend consistent
+        self.trial_subprocess[trial_id] = EndedTrial(None)
         ref = connection.task.options(
             num_cpus=self.resources.cpus, num_gpus=self.resources.gpus, name=f"trial-{trial_id}"
-        ).remote(self.function_path, kwargs, trial_id, self.attempts, connection.outputs,
-                 connection.data_box)
+        ).remote(self.function_path, kwargs, self.settings.to_env() if self.settings else None,
+                 self.data_file, trial_id, self.attempts, connection.outputs, connection.data_box)
         self.trial_subprocess[trial_id] = RayTrial(ref, self.attempts)
-        self._busy_trial_id_candidates.add(trial_id)
 
-    def _kill_process(self, trial_id: int):
-        self.trial_subprocess[trial_id].kill()
+    def end_trial_process(self, trial_id: int) -> None:
+        self.trial_subprocess[trial_id].kill()  # EndedTrial.kill does nothing
 
     def stop_all(self):
         """Stop every running trial and wait until its task has ended (killing its worker if
@@ -264,9 +282,8 @@ class RayTrialBackend(PythonBackend):
 
     # -- watching trials -----------------------------------------------------------------------
 
-    def _all_trial_results(self, trial_ids: list[int]):
+    def before_reading_results(self) -> None:
         self._collect()
-        return super()._all_trial_results(trial_ids)
 
     def busy_trial_ids(self):
         self._collect()

@@ -2,19 +2,20 @@
 
 `PythonBackend` starts every trial (and every resumed trial) as a new Python process, which
 imports torch and loads the data set again: about 3-4 s before the first training step on this
-suite's objectives. Here a multiprocessing *forkserver* imports torch and the objectives once
+suite's objectives. Here a multiprocessing *forkserver* imports torch and the objective once
 and holds the decoded data set in memory; each trial is a fork of it, so it starts with
 everything loaded. Trials are still separate processes (a crash, a kill or a hang affects only
 that trial), and everything else is `LocalBackend`'s: the same per-trial folders (`std.out`,
 `std.err`, `config.json`, `checkpoints/`), the same results, stop, pause and resume.
 
-The tuned function must be importable by module and name (as `objectives.trial_entry_point`
+The tuned function must be importable by module and name (as `objectives.trial.trial_entry_point`
 is), since the forked process imports it instead of unpickling its code.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import multiprocessing
 import os
 import signal
@@ -23,11 +24,14 @@ from typing import Any, Callable
 
 from syne_tune.backend import PythonBackend
 
-from experiments.backend_support import EndedTrial, prepare_trial_folder, without_live_trials
+from experiments.backends.trial_folders import EndedTrial, prepare_trial_folder, without_live_trials
+from experiments.compat.syne_tune import ProcessHooks
+from objectives.trial import TRIAL_SETTINGS_ENV, TrialSettings
 
-# Imported once by the forkserver, so that forked trials find them loaded.
-PRELOAD_MODULES = ["experiments.warm_preload"]
-PRELOAD_ENV = "HPO_WARM_PRELOAD"  # "objective_name=data_file" read by experiments.warm_preload
+# Imported once by the forkserver, so that forked trials find them loaded (this module too: a
+# forked trial imports it to run `run_forked_trial`).
+PRELOAD_MODULES = ["experiments.backends.warm_preload", __name__]
+PRELOAD_ENV = "HPO_WARM_PRELOAD"  # JSON {"objective", "data"} read by warm_preload
 
 
 class ForkedTrial:
@@ -71,17 +75,16 @@ def run_forked_trial(function: str, kwargs: dict, stdout: str, stderr: str, env:
     sys.stdout.flush()
 
 
-class WarmPythonBackend(PythonBackend):
-    """Drop-in for `PythonBackend(tune_function, config_space, rotate_gpus=...)`.
-
-    `preload` ("objective_name=data_file") names the data set the warm process loads once.
-    """
+class WarmBackend(ProcessHooks, PythonBackend):
+    """Drop-in for `PythonBackend(tune_function, config_space, rotate_gpus=...)`; `settings`
+    (for the suite's objectives) reach every trial through its environment, and the forkserver
+    loads the objective's data once (`Objective.preload`)."""
 
     def __init__(self, tune_function: Callable, config_space: dict[str, Any],
-                 rotate_gpus: bool = True, preload: str | None = None):
+                 settings: TrialSettings | None = None, rotate_gpus: bool = True):
         super().__init__(tune_function, config_space, rotate_gpus=rotate_gpus)
         self.function_path = f"{tune_function.__module__}:{tune_function.__qualname__}"
-        self.preload = preload
+        self.settings = settings
         # Start the warm process now and wait until it has loaded everything (a few seconds),
         # so that the wait is not inside the tuner's timed loop.
         warm_up = self._context().Process(target=do_nothing)
@@ -90,30 +93,34 @@ class WarmPythonBackend(PythonBackend):
 
     def _context(self):
         context = multiprocessing.get_context("forkserver")
-        if self.preload:
-            # read by the forkserver when it starts, at the first trial of this process
-            os.environ[PRELOAD_ENV] = self.preload
+        # read by the forkserver when it starts, at the first process of this launcher
+        if self.settings is not None:
+            os.environ[PRELOAD_ENV] = json.dumps({"objective": self.settings.objective,
+                                                  "data": self.settings.data})
         context.set_forkserver_preload(PRELOAD_MODULES)
         return context
 
-    def _schedule(self, trial_id: int, config: dict[str, Any]):
-        self._prepare_for_schedule()
+    def launch_trial(self, trial_id: int, config: dict[str, Any]) -> None:
         trial_path, kwargs = prepare_trial_folder(self, trial_id, config)
-        env: dict[str, str] = {}
-        self._allocate_gpu(trial_id, env)
+        env = self.gpu_env(trial_id)
+        if self.settings is not None:
+            env[TRIAL_SETTINGS_ENV] = self.settings.to_env()
         process = self._context().Process(
             target=run_forked_trial,
             args=(self.function_path, kwargs, str(trial_path / "std.out"),
                   str(trial_path / "std.err"), env),
             daemon=False,
         )
+        # Until the fork is done the trial counts as one that ended without running: a Ctrl-C
+        # meanwhile leaves the backend consistent (the half-started process dies with the
+        # forkserver, see die_with_parent).
+        self.trial_subprocess[trial_id] = EndedTrial(None)
         process.start()
         self.trial_subprocess[trial_id] = ForkedTrial(process)
-        self._busy_trial_id_candidates.add(trial_id)
 
-    def _kill_process(self, trial_id: int):
+    def end_trial_process(self, trial_id: int) -> None:
         if not isinstance(self.trial_subprocess[trial_id], EndedTrial):
-            super()._kill_process(trial_id)
+            super().end_trial_process(trial_id)
 
     def __getstate__(self):
         return without_live_trials(self)

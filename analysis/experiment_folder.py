@@ -1,0 +1,175 @@
+"""The experiment folder: what the launchers write and the analysis reads, defined once.
+
+An experiment is a Syne Tune experiment folder (`syne_tune.experiments.load_experiment` loads
+it) with the suite's additions in `metadata.json`:
+
+    EXPERIMENT/
+      metadata.json      run description (the keys below), worker timeline, test score
+      results.csv.zip    one row per report: the metrics, config_<hyperparameter>, st_* columns
+      tuner.dill         the pickled tuner, for --resume (the analysis never loads it)
+      <trial_id>/        std.out, std.err, config.json, checkpoints/ of each trial
+
+Writers (experiments/) and readers (analysis/) both use these names, the atomic writes and
+the timeline schema, so neither needs the other's code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import pandas as pd
+
+from objectives.files import atomic_file, write_text_atomically
+
+METADATA_FILE = "metadata.json"
+RESULTS_FILE = "results.csv.zip"  # Syne Tune's name (syne_tune.constants)
+TUNER_FILE = "tuner.dill"
+CHECKPOINTS_DIR = "checkpoints"  # inside a trial's folder
+
+# -- metadata keys --------------------------------------------------------------------------
+# Syne Tune's own, which its ExperimentResult (metric_names(), best_config(), plot()) reads:
+METRIC_NAMES = "metric_names"
+METRIC_MODE = "metric_mode"
+# The suite's:
+OBJECTIVE = "objective"  # the objective's name
+OBJECTIVE_SPEC = "objective_spec"  # how to load it again: a built-in name or module:attribute
+METRIC = "metric"
+RESOURCE_ATTR = "resource_attr"
+MAX_RESOURCE = "max_resource"
+HYPERPARAMETERS = "hyperparameters"  # names of the searched hyperparameters
+SCHEDULER = "scheduler"  # the method's name, as the launchers accept it
+SCHEDULER_SETTINGS = "scheduler_settings"  # grace period, reduction factor, brackets, searcher
+RUNG_LEVELS = "rung_levels"  # only for schedulers that compare trials at rungs
+SEARCHER_COUNTS = "searcher_counts"  # where each suggestion came from (model, random, ...)
+RUNG_HISTORY = "rung_history"  # synchronous SH: every completed rung, its ranking and promotions
+N_WORKERS = "n_workers"
+SEED = "seed"
+BUDGET_S = "max_wallclock_time"
+TRIAL_BACKEND = "trial_backend"
+SIMULATED = "simulated"
+SMOKE = "smoke"
+COMPARISON = "comparison"
+METHOD = "method"
+TRIAL_TIMELINE = "trial_timeline"
+TEST_METRIC = "test_metric"  # the name of the test score, e.g. "test_error"
+BEST_TRIAL_ID = "best_trial_id"
+FINISHED = "finished"  # the launcher got to the end (test evaluation included)
+INTERRUPTED = "interrupted"
+ABORTED = "aborted"
+RESUMED = "resumed"
+COMMAND = "command"  # the command line that made the experiment
+TRIAL_NODES = "trial_nodes"  # Ray: the node each trial last ran on
+RAY_CLUSTER = "ray_cluster"
+
+# Experiments written before hyperparameters and settings were separated carried these
+# settings as config_<name> result columns.
+LEGACY_SETTINGS = ("objective", "data_file", "max_epochs", "num_threads", "seed", "st_checkpoint_dir")
+
+
+# -- reading and writing ----------------------------------------------------------------------
+
+
+def read_metadata(folder: Path) -> dict:
+    """metadata.json as a dict; raises OSError or ValueError when it is missing or damaged."""
+    metadata = json.loads((Path(folder) / METADATA_FILE).read_text())
+    if not isinstance(metadata, dict):
+        raise ValueError("it holds no JSON object")
+    return metadata
+
+
+def update_metadata(folder: Path, **entries) -> None:
+    """Add or replace entries of metadata.json, atomically (an analysis may read it meanwhile)."""
+    path = Path(folder) / METADATA_FILE
+    metadata = json.loads(path.read_text()) if path.exists() else {}
+    metadata.update(entries)
+    write_text_atomically(path, json.dumps(metadata, indent=1, default=str))
+
+
+def write_results(folder: Path, results: pd.DataFrame) -> None:
+    """results.csv.zip, atomically (pandas infers the zip compression from the name)."""
+    with atomic_file(Path(folder) / RESULTS_FILE, "wb") as f:
+        results.to_csv(f, index=False, compression={"method": "zip", "archive_name": "results.csv"})
+
+
+# -- what a run's metadata says ---------------------------------------------------------------
+
+
+def metric_of(metadata: dict) -> str:
+    return metadata.get(METRIC) or (metadata.get(METRIC_NAMES) or ["validation_error"])[0]
+
+
+def mode_of(metadata: dict) -> str:
+    mode = metadata.get(METRIC_MODE) or metadata.get("mode") or "min"
+    return mode[0] if isinstance(mode, list) else mode
+
+
+def resource_attr_of(metadata: dict) -> str:
+    return metadata.get(RESOURCE_ATTR, "epoch")
+
+
+def max_resource_of(metadata: dict, results: pd.DataFrame | None = None) -> int:
+    value = metadata.get(MAX_RESOURCE, metadata.get("max_epochs"))  # older experiments
+    if value is None and results is not None and not results.empty:
+        value = results[resource_attr_of(metadata)].max()
+    return int(value or 1)
+
+
+def hyperparameter_columns(metadata: dict, results: pd.DataFrame) -> list[str]:
+    """The results' config_<name> columns of searched hyperparameters."""
+    names = metadata.get(HYPERPARAMETERS)
+    columns = [c for c in results.columns if c.startswith("config_")]
+    if names is not None:
+        return [c for c in columns if c[len("config_"):] in names]
+    return [c for c in columns if c[len("config_"):] not in LEGACY_SETTINGS]
+
+
+def is_partial(metadata: dict, results: pd.DataFrame | None) -> bool:
+    """Interrupted, or ended before the launcher finished (older experiments: no test score)."""
+    finished = metadata.get(FINISHED, "test_error" in metadata)
+    return results is None or not finished or bool(metadata.get(INTERRUPTED))
+
+
+# -- the worker timeline ----------------------------------------------------------------------
+
+
+@dataclass
+class TimelineSegment:
+    """One run of a trial on one worker (a paused and resumed trial has several), in tuner
+    time (seconds since tuning started). `status`: Syne Tune's trial status when the run ended
+    (Completed, Stopped, Paused, Failed), "Killed" when tuning ended under it, InProgress while
+    it runs; `error`: the last line of a failed run's stderr."""
+
+    trial_id: int
+    worker: int
+    start_s: float
+    start_unix: float
+    end_s: float | None = None
+    status: str = "InProgress"
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        entry = asdict(self)
+        if entry["error"] is None:
+            del entry["error"]
+        return entry
+
+    @classmethod
+    def from_dict(cls, entry: dict) -> "TimelineSegment":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in entry.items() if k in known})
+
+
+def write_timeline(folder: Path, segments: list[TimelineSegment]) -> None:
+    update_metadata(folder, **{TRIAL_TIMELINE: [s.as_dict() for s in segments]})
+
+
+def timeline_of(metadata: dict) -> list[TimelineSegment]:
+    return [TimelineSegment.from_dict(entry) for entry in metadata.get(TRIAL_TIMELINE) or []]
+
+
+def lowest_free_worker(open_segments) -> int:
+    """Syne Tune does not number its workers: a starting run takes the lowest free slot."""
+    busy = {segment.worker for segment in open_segments}
+    return next(i for i in range(len(busy) + 1) if i not in busy)

@@ -1,0 +1,40 @@
+"""What a Ray Tune trial runs (experiments/tuning/ray_tune.py): the suite's objective, reporting
+through Ray Tune. Kept apart from the tuner's module so that a Ray worker imports only this."""
+
+from __future__ import annotations
+
+from objectives.objective import TrialRun
+
+
+def trial_number(ray_trial_id: str) -> int:
+    """Ray Tune numbers trials PREFIX_00000, PREFIX_00001, ... in the order it creates them;
+    the number is the trial's id in the suite's layout."""
+    return int(ray_trial_id.rsplit("_", 1)[1])
+
+
+def train_trial(config: dict, settings: dict) -> None:
+    """Ray Tune's trainable: one trial of the suite's objective, reporting every epoch."""
+    import ray
+    from ray import tune
+
+    from experiments.backends.ray_tasks import checkpoint_dir_of, ensure_data_file
+    from objectives import load_objective
+
+    from objectives.tables import recorded_configurations
+
+    objective = load_objective(settings["objective"])
+    hyperparameters = dict(config)
+    if "config_id" in hyperparameters and "config_id" not in objective.search_space:
+        hyperparameters = recorded_configurations(objective.name)[hyperparameters["config_id"]]
+    trial_id = trial_number(tune.get_context().get_trial_id())
+    node_id = ray.get_runtime_context().get_node_id()
+    if settings["data_file"] is not None:
+        ensure_data_file(settings["data_file"], settings["data_box"])
+
+    def report(**metrics):
+        tune.report({**metrics, "node_id": node_id})
+
+    checkpoint_dir = checkpoint_dir_of(settings["experiment_dir"], trial_id, settings["checkpoint_root"])
+    objective.train(hyperparameters, TrialRun(
+        report=report, max_resource=settings["max_resource"], checkpoint_dir=str(checkpoint_dir),
+        data=settings["data"], threads=settings["threads"], seed=settings["seed"]))

@@ -1,0 +1,93 @@
+"""How faithfully does the simulated replay reproduce real runs?
+
+    python experiments/replay_fidelity.py COMPARISON         # a real comparison, --search-space recorded
+    python experiments/replay_fidelity.py latest --json
+
+For the trials of the real runs whose configurations are in the recorded table (all of them
+when the runs used `--search-space recorded`), compares real and recorded learning curves
+(analysis.fidelity). Then replays the same comparison (methods, seeds, workers, budget) in
+simulation over the recorded configurations and reports whether simulated and real runs rank
+the methods the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import tempfile
+from pathlib import Path
+
+from analysis import experiment_folder as folder
+from analysis.compare import compare, load_runs, resolve_comparison
+from analysis.experiments import ExperimentNotFound
+from analysis.fidelity import curve_fidelity, curve_pairs, method_ranking
+from experiments.backends.simulated import recorded_table
+from experiments.tuning import flags
+from experiments.tuning.comparison import ComparisonRequest, plan_comparison, run_comparison
+from experiments.tuning.plan import RunRequest
+from objectives.usage import run_command
+
+
+def replay(runs, results_dir: Path) -> str:
+    """Replay the real comparison's settings in simulation; return the new comparison's name."""
+    first = runs[0].metadata
+    settings = first.get(folder.SCHEDULER_SETTINGS) or first["flags"]  # older experiments: flags
+    seeds = sorted({r.seed for r in runs})
+    name = f"replay-{first[folder.COMPARISON]}"[:60]
+    comparison = plan_comparison(ComparisonRequest(
+        run=RunRequest(objective=first[folder.OBJECTIVE], backend="simulated", search_space="recorded",
+                       seed=seeds[0], workers=int(first[folder.N_WORKERS]),
+                       budget_s=float(first[folder.BUDGET_S]),
+                       grace_period=int(settings["grace_period"]),
+                       reduction_factor=int(settings["reduction_factor"]), results_dir=results_dir),
+        methods=tuple(sorted({r.method for r in runs})), seeds=len(seeds), name=name))
+    with contextlib.redirect_stdout(io.StringIO()):
+        run_comparison(comparison)
+    return name
+
+
+def fidelity(spec: str, results_dir: Path | None = None) -> dict:
+    name = resolve_comparison(spec, results_dir)
+    runs = [r for r in load_runs(name, results_dir) if not r.metadata.get(folder.SIMULATED)]
+    if not runs:
+        raise ExperimentNotFound(f"comparison {name} has no real runs to check against")
+    table, _ = recorded_table(runs[0].metadata[folder.OBJECTIVE])
+    report = {"comparison": name, "curves": curve_fidelity(curve_pairs(runs, table))}
+    real = compare(name, results_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        simulated_name = replay(runs, Path(tmp))
+        # the same target error for both, so times to target are comparable
+        simulated = compare(simulated_name, Path(tmp), real["target_error"])
+    report["ranking"] = {}
+    for field in ("final_best_validation_error", "time_to_target_s"):
+        real_order, simulated_order = method_ranking(real, field), method_ranking(simulated, field)
+        report["ranking"][field] = {
+            "real": real_order, "simulated": simulated_order, "same": real_order == simulated_order,
+            "real_means": {m: real["methods"][m]["summary"][field]["mean"] for m in real_order},
+            "simulated_means": {m: simulated["methods"][m]["summary"][field]["mean"] for m in simulated_order},
+        }
+    return report
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("comparison", help="a real comparison: name, unique prefix, or 'latest'")
+    flags.add_results_flags(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    report = run_command(lambda: fidelity(args.comparison, args.results_dir))
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return
+    print(f"Replay fidelity for {report['comparison']}")
+    for key, value in report["curves"].items():
+        print(f"  {key:<34} {value}")
+    for field, entry in report["ranking"].items():
+        print(f"  ranking by {field}: real {entry['real']} vs simulated {entry['simulated']} "
+              f"-> {'same' if entry['same'] else 'DIFFERENT'}")
+
+
+if __name__ == "__main__":
+    main()

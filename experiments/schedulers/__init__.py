@@ -1,0 +1,139 @@
+"""The methods the launchers and comparisons accept by name.
+
+A method is a scheduler family (asynchronous or synchronous successive halving), a searcher
+(random, or one of Syne Tune's model-based ones: KDE as in BOHB, BORE, CQR, a GP through
+BoTorch), and for the synchronous ones a variant (busy, as Syne Tune shipped it until 0.14;
+waiting, as in the textbook). Adding a method is one entry in `METHODS`.
+
+Every model-based searcher is wrapped so that it counts where its suggestions came from
+(experiments/compat/syne_tune_searchers.py); the launcher records the counts in the
+experiment's metadata. `ray_tune_asha` is Ray Tune's own tuner (experiments/tuning/ray_tune.py),
+not a Syne Tune scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from experiments.schedulers.sync_sh import rung_levels
+
+# Syne Tune's ASHA hands points_to_evaluate to its searcher twice and warns about it each time.
+logging.getLogger(
+    "syne_tune.optimizer.schedulers.searchers.last_value_multi_fidelity_searcher"
+).setLevel(logging.ERROR)
+
+
+@dataclass(frozen=True)
+class SchedulerArgs:
+    config_space: dict[str, Any]
+    metric: str
+    do_minimize: bool
+    resource_attr: str  # the reported resource, e.g. "epoch"
+    max_t: int
+    grace_period: int
+    reduction_factor: int
+    seed: int
+    points_to_evaluate: list[dict]
+    max_resource_attr: str  # config key bounding one run of a trial
+    brackets: int = 1
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    family: str  # "asha", "sync" (synchronous SH/Hyperband), "random" or "ray_tune"
+    searcher: str  # Syne Tune's searcher name
+    description: str
+    hyperband: bool = False  # brackets at every rung level unless --brackets says otherwise
+    busy: bool = True  # synchronous family: start the next bracket instead of waiting
+
+    @property
+    def rungs(self) -> bool:
+        """Whether trials are compared at rung levels (the analysis marks them)."""
+        return self.family in ("asha", "sync", "ray_tune")
+
+    @property
+    def model_based(self) -> bool:
+        return self.searcher != "random_search"
+
+    def default_brackets(self, grace_period: int, reduction_factor: int, max_t: int) -> int:
+        """1, or one bracket per rung level for the Hyperband methods."""
+        return len(rung_levels(grace_period, reduction_factor, max_t)) if self.hyperband else 1
+
+    def build(self, args: SchedulerArgs):
+        """The Syne Tune scheduler (for a model-based searcher, with counting)."""
+        if self.family == "ray_tune":
+            raise ValueError(f"{self.name} is Ray Tune's own tuner, not a Syne Tune scheduler")
+        searcher: Any = "random_search"
+        if self.model_based:
+            from experiments.compat.syne_tune_searchers import CountingLastValueSearcher
+
+            searcher = CountingLastValueSearcher(
+                args.config_space, random_seed=args.seed, searcher=self.searcher,
+                points_to_evaluate=args.points_to_evaluate)
+        common = dict(metric=args.metric, time_attr=args.resource_attr, max_t=args.max_t,
+                      do_minimize=args.do_minimize, random_seed=args.seed,
+                      reduction_factor=args.reduction_factor, brackets=args.brackets)
+        if self.family == "sync":
+            from experiments.schedulers.sync_sh import SynchronousSuccessiveHalving
+
+            return SynchronousSuccessiveHalving(
+                args.config_space, grace_period=args.grace_period, busy=self.busy,
+                points_to_evaluate=args.points_to_evaluate,
+                max_resource_attr=args.max_resource_attr, searcher=searcher, **common)
+        from syne_tune.optimizer.schedulers.asha import AsynchronousSuccessiveHalving
+
+        # random search: every trial trained to max_t, ASHA with its only rung there, so the
+        # configurations come from the same seeded sampler as ASHA's and SH's
+        grace_period = args.max_t if self.family == "random" else args.grace_period
+        if self.family == "random":
+            common["brackets"] = 1
+        searcher_kwargs = None if self.model_based else {"points_to_evaluate": args.points_to_evaluate}
+        return AsynchronousSuccessiveHalving(args.config_space, grace_period=grace_period,
+                                             searcher=searcher, searcher_kwargs=searcher_kwargs,
+                                             **common)
+
+
+RAY_TUNE_ASHA = "ray_tune_asha"
+
+METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in (
+    MethodSpec("asha", "asha", "random_search", "asynchronous successive halving, random search "
+               "(Syne Tune's ASHA)"),
+    MethodSpec("hyperband", "asha", "random_search", "asynchronous Hyperband: ASHA with a bracket "
+               "per rung level", hyperband=True),
+    MethodSpec("bohb", "asha", "kde", "ASHA with kernel density estimates (Syne Tune's BOHB)"),
+    MethodSpec("asha_bore", "asha", "bore", "ASHA with BORE's classifier (Syne Tune's ASHABORE)"),
+    MethodSpec("asha_cqr", "asha", "cqr", "ASHA with conformal quantile regression (Syne Tune's ASHACQR)"),
+    MethodSpec("asha_gp", "asha", "botorch", "ASHA with a Gaussian process through BoTorch (fixed "
+               "so that it fits; needs the [gp] extra)"),
+    MethodSpec("sync_sh", "sync", "random_search", "synchronous successive halving as Syne Tune "
+               "shipped it until 0.14: a free worker starts the next round instead of waiting"),
+    MethodSpec("sync_sh_waiting", "sync", "random_search", "synchronous successive halving, "
+               "textbook: a free worker waits until its rung completes", busy=False),
+    MethodSpec("sync_hyperband", "sync", "random_search", "synchronous Hyperband (Syne Tune's "
+               "SyncHyperband until 0.14)", hyperband=True),
+    MethodSpec("sync_bohb", "sync", "kde", "synchronous Hyperband with kernel density estimates "
+               "(Syne Tune's SyncBOHB until 0.14)", hyperband=True),
+    MethodSpec("random_search", "random", "random_search", "random search, every trial to the end"),
+    MethodSpec(RAY_TUNE_ASHA, "ray_tune", "random_search", "Ray Tune's own ASHAScheduler (runs on Ray)"),
+)}
+
+
+def methods_of(family: str) -> list[str]:
+    return [name for name, spec in METHODS.items() if spec.family == family]
+
+
+def scheduler_record(scheduler) -> dict:
+    """What a run's metadata keeps of its scheduler: where a counting (model-based) searcher's
+    suggestions came from, and a synchronous scheduler's rung decisions."""
+    from analysis import experiment_folder as folder
+
+    record = {}
+    counts = getattr(getattr(scheduler, "searcher", None), "counts", None)
+    if counts is not None:
+        record[folder.SEARCHER_COUNTS] = {**counts(), "fallback_errors": list(scheduler.searcher.counter.errors)}
+    if hasattr(scheduler, "rung_history"):
+        record[folder.RUNG_HISTORY] = scheduler.rung_history
+    return record

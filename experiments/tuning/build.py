@@ -1,0 +1,165 @@
+"""Assemble a run from its plan: the search space, the trial backend, the scheduler and the
+tuner with the suite's callbacks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from syne_tune import StoppingCriterion
+from syne_tune.config_space import choice
+
+from experiments.compat.syne_tune import SchedulingTuner
+from experiments.schedulers import METHODS, SchedulerArgs
+from experiments.schedulers.sync_sh import rung_levels
+from experiments.tuning.callbacks import (
+    ProgressPrinter,
+    SimulatedResults,
+    StoreResults,
+    WorkerTimeline,
+    console_logger,
+)
+from experiments.tuning.plan import RunPlan
+from experiments.tuning.provenance import metadata_of
+from objectives.tables import recorded_configurations
+from objectives.trial import RESOURCE_BOUND, TrialSettings, trial_entry_point
+
+# Seconds the tuner sleeps when every worker is busy. Syne Tune's default (5 s) leaves a freed
+# worker idle for up to 5 s and lands STOP decisions late; polling the trials' output files
+# 5 times a second costs the tuner a few percent of one core.
+TUNER_SLEEP_S = 0.2
+
+
+def search_space_of(plan: RunPlan) -> dict:
+    """What the scheduler searches: the objective's space, or the recorded configurations."""
+    if plan.simulated:
+        from experiments.backends.simulated import recorded_search_space
+
+        return recorded_search_space(plan.simulation.table)
+    if plan.search_space == "recorded":
+        return {"config_id": choice(sorted(recorded_configurations(plan.objective.name)))}
+    return dict(plan.objective.search_space)
+
+
+def hyperparameter_names(plan: RunPlan) -> list[str]:
+    """The names the scheduler searches over (constants of the search space left out)."""
+    from syne_tune.config_space import Domain
+
+    return [name for name, domain in search_space_of(plan).items() if isinstance(domain, Domain)]
+
+
+def scheduler_space(plan: RunPlan) -> dict:
+    """The search space plus the per-run resource bound (a constant the synchronous schedulers
+    lower to each rung level)."""
+    return {**search_space_of(plan), RESOURCE_BOUND: plan.max_resource}
+
+
+def trial_settings(plan: RunPlan) -> TrialSettings:
+    return TrialSettings(objective=plan.objective_spec, data=plan.data,
+                         max_resource=plan.max_resource, threads=plan.threads_per_trial,
+                         seed=plan.seed)
+
+
+def make_backend(plan: RunPlan, config_space: dict):
+    # Present as a key, so PythonBackend passes each trial its checkpoint folder (the value is
+    # replaced by the real path).
+    backend_space = {**config_space, "st_checkpoint_dir": "unused"}
+    if plan.simulated:
+        from experiments.backends.simulated import make_backend as simulated_backend
+
+        return simulated_backend(plan.simulation.table, plan.max_resource, plan.simulation.startup_s)
+    if plan.backend == "ray":
+        from experiments.backends.ray_tasks import RayTrialBackend
+
+        return RayTrialBackend(trial_entry_point, backend_space, plan.trial_resources,
+                               address=plan.request.ray_address, checkpoint_root=plan.checkpoint_root,
+                               settings=trial_settings(plan))
+    # rotate_gpus gives each trial its own GPU (the least busy one); without GPUs skip the probe
+    rotate_gpus = plan.n_gpus > 0
+    if plan.backend == "warm":
+        from experiments.backends.warm import WarmBackend
+
+        return WarmBackend(trial_entry_point, backend_space, trial_settings(plan), rotate_gpus=rotate_gpus)
+    from experiments.backends.python import NewProcessBackend
+
+    return NewProcessBackend(trial_entry_point, backend_space, trial_settings(plan), rotate_gpus=rotate_gpus)
+
+
+def make_scheduler(plan: RunPlan, config_space: dict):
+    objective = plan.objective
+    first = [dict(objective.default_config)] if (
+        objective.default_config and plan.search_space == "full") else []
+    return METHODS[plan.method].build(SchedulerArgs(
+        config_space=config_space,
+        metric=objective.metric,
+        do_minimize=objective.mode == "min",
+        resource_attr=objective.resource_attr,
+        max_t=plan.max_resource,
+        grace_period=plan.grace_period,
+        reduction_factor=plan.reduction_factor,
+        seed=plan.seed,
+        points_to_evaluate=first,
+        max_resource_attr=RESOURCE_BOUND,
+        brackets=plan.brackets,
+    ))
+
+
+def make_tuner(backend, scheduler, scheduler_name: str, *, n_workers: int, stop_criterion,
+               max_failures: int, name: str, metadata: dict, max_t: int, results_dir: Path,
+               metric: str = "validation_error", mode: str = "min", resource_attr: str = "epoch",
+               hyperparameters: set[str] | None = None, print_update_interval: float = 30.0,
+               simulated: bool = False, sleep_s: float = TUNER_SLEEP_S, timestamp_name: bool = True):
+    """The one way the suite builds a tuner, whatever the objective: fast polling, results,
+    worker timeline and progress lines (simulated: Syne Tune's simulator clock, and quiet)."""
+    if simulated:
+        callbacks = [SimulatedResults(hyperparameters), WorkerTimeline()]
+    else:
+        callbacks = [StoreResults(hyperparameters), WorkerTimeline(),
+                     ProgressPrinter(metric, mode, resource_attr, max_t, scheduler_name)]
+    # Tuner and backend take their folder from $SYNETUNE_FOLDER
+    os.environ["SYNETUNE_FOLDER"] = str(results_dir)
+    return SchedulingTuner(
+        trial_backend=backend,
+        scheduler=scheduler,
+        stop_criterion=stop_criterion,
+        n_workers=n_workers,
+        sleep_time=0 if simulated else sleep_s,  # the simulator advances its own clock
+        max_failures=max_failures,
+        tuner_name=name,
+        suffix_tuner_name=timestamp_name,
+        metadata=metadata,
+        callbacks=callbacks,
+        print_update_interval=print_update_interval,
+        output_logger=console_logger(hyperparameters or set(), quiet=simulated),
+        # pickling the tuner (for --resume) costs more than a whole simulated run
+        save_tuner=not simulated,
+    )
+
+
+def rung_levels_of(plan: RunPlan) -> list[int] | None:
+    """The resource levels at which the method compares trials; None for methods without rungs."""
+    if not METHODS[plan.method].rungs:
+        return None
+    return rung_levels(plan.grace_period, plan.reduction_factor, plan.max_resource)
+
+
+def build_tuner(plan: RunPlan):
+    config_space = scheduler_space(plan)
+    scheduler = make_scheduler(plan, config_space)
+    return make_tuner(
+        make_backend(plan, config_space), scheduler, plan.method,
+        n_workers=plan.n_workers,
+        stop_criterion=StoppingCriterion(max_wallclock_time=plan.budget_s),
+        max_failures=plan.max_failures,
+        name=plan.experiment_name,
+        metadata=metadata_of(plan, rung_levels_of(plan), hyperparameter_names(plan)),
+        max_t=plan.max_resource,
+        results_dir=plan.results_dir,
+        metric=plan.objective.metric,
+        mode=plan.objective.mode,
+        resource_attr=plan.objective.resource_attr,
+        hyperparameters=set(hyperparameter_names(plan)),
+        print_update_interval=max(30.0, plan.budget_s / 10),
+        simulated=plan.simulated,
+        timestamp_name=plan.timestamp_name,
+    )

@@ -1,0 +1,89 @@
+"""Compare methods fairly: the same objective, workers, budget, search space and paired seeds.
+
+A comparison runs every method once per seed (seed 0 of each method first, so that an early
+stop leaves every method with the same seeds) and writes one experiment per run, named
+`COMPARISON-METHOD-sSEED`; each run's metadata names the comparison, the method and the seed,
+so the analysis groups runs without parsing names.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from experiments.schedulers import METHODS, RAY_TUNE_ASHA
+from experiments.tuning.plan import RunPlan, RunRequest, check_name, make_plan
+from experiments.tuning.run import RunEnded, run_plan
+from objectives.usage import UsageError
+
+
+@dataclass(frozen=True)
+class ComparisonRequest:
+    run: RunRequest  # the settings every run shares (its method and seed are replaced)
+    methods: tuple[str, ...]
+    seeds: int
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    name: str
+    plans: list[RunPlan]
+
+    @property
+    def results_dir(self) -> Path:
+        return self.plans[0].results_dir
+
+
+def default_name() -> str:
+    return "cmp-" + time.strftime("%Y%m%d-%H%M%S")
+
+
+def plan_comparison(request: ComparisonRequest) -> Comparison:
+    """Check everything first: a bad flag fails before any run starts."""
+    unknown = [m for m in request.methods if m not in METHODS]
+    if unknown or not request.methods:
+        raise UsageError(f"--methods {','.join(request.methods)}: unknown "
+                         f"{', '.join(unknown) or 'none given'}; choose from {', '.join(METHODS)}")
+    if request.seeds < 1:
+        raise UsageError(f"--seeds {request.seeds}: need at least 1")
+    name = request.name or default_name()
+    check_name("--comparison-name", name)
+    plans = []
+    for seed in range(request.run.seed, request.run.seed + request.seeds):
+        for method in request.methods:
+            run = request.run.replace(method=method, seed=seed, experiment_name=f"{name}-{method}-s{seed}",
+                                      tags={"comparison": name, "method": method},
+                                      timestamp_name=False)
+            if method == RAY_TUNE_ASHA:
+                from experiments.tuning.ray_tune import make_ray_tune_plan
+
+                plans.append(make_ray_tune_plan(run.replace(backend="ray")))
+            else:
+                plans.append(make_plan(run))
+    taken = [p.experiment_name for p in plans if (p.results_dir / p.experiment_name).exists()]
+    if taken:
+        raise UsageError(f"comparison {name} already has runs in {plans[0].results_dir} "
+                         f"({taken[0]}, ...): choose another --comparison-name")
+    return Comparison(name, plans)
+
+
+def run_comparison(comparison: Comparison, say: Callable[[str], None] = print) -> list[Path]:
+    """Run every planned run; a run that fails too often is recorded and the comparison goes
+    on, an interruption stops it (RunEnded propagates). Returns the experiment folders."""
+    from experiments.tuning.ray_tune import run_ray_tune
+
+    folders = []
+    for index, plan in enumerate(comparison.plans, start=1):
+        say(f"\n=== run {index}/{len(comparison.plans)}: {plan.method}, seed {plan.seed} ===")
+        run = run_ray_tune if plan.method == RAY_TUNE_ASHA else run_plan
+        try:
+            folders.append(run(plan))
+        except RunEnded as ended:
+            if ended.exit_code != 1:  # interrupted: stop the comparison
+                raise
+            say(f"run {index}/{len(comparison.plans)} ended early: {ended}")
+            folders.append(ended.experiment_dir)
+    return folders

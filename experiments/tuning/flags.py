@@ -1,0 +1,121 @@
+"""The command-line flags every launcher shares, and their translation into a `RunRequest`.
+
+Flags are only parsed here; what they mean is checked by `plan.make_plan`, before anything
+long starts or anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from experiments.tuning import resources
+from experiments.tuning.plan import BACKENDS, DEFAULT_BUDGET_S, NAME_CHARACTERS, SMOKE_BUDGET_S, RunRequest
+from objectives import BUILTIN_OBJECTIVES
+from objectives.usage import UsageError
+
+WORKERS_HELP = (
+    "trials run at once (default: one per GPU, times --trials-per-gpu; without GPUs, one per 2 "
+    f"CPUs and at least {resources.MIN_CPU_WORKERS}, so that asynchronous scheduling matters "
+    f"(here {resources.default_workers(0, 1, resources.cpus_available())}); with --backend ray, the "
+    "cluster's GPUs, or its nodes)"
+)
+
+
+def add_results_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results-dir", type=Path, default=None,
+                        help="where experiments are written (default $SYNETUNE_FOLDER or ~/syne-tune)")
+
+
+def add_run_flags(parser: argparse.ArgumentParser, *, backends=BACKENDS, resume: bool = True,
+                  experiment_name: bool = True) -> None:
+    """The flags of one tuning run (a comparison's runs share them)."""
+    parser.add_argument("--objective", default="fashion_mnist_lenet",
+                        help=f"what to tune: {', '.join(BUILTIN_OBJECTIVES)}, or your own as "
+                             f"package.module:attribute or file.py:attribute (default %(default)s)")
+    parser.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
+    parser.add_argument("--max-wallclock-time", type=float, default=None, metavar="SECONDS",
+                        help=f"tuning budget of each run in seconds; simulated seconds with "
+                             f"--backend simulated (default {DEFAULT_BUDGET_S:g}; "
+                             f"{SMOKE_BUDGET_S:g} with --smoke)")
+    parser.add_argument("--max-resource", "--max-epochs", dest="max_resource", type=int,
+                        default=None, metavar="N",
+                        help="resource (epochs) of a fully trained trial, the schedulers' max_t "
+                             "(default: the objective's)")
+    parser.add_argument("--grace-period", type=int, default=2,
+                        help="r_min: resource a trial gets before its first rung (default %(default)s)")
+    parser.add_argument("--reduction-factor", type=int, default=2,
+                        help="eta: 1/eta of a rung is promoted (default %(default)s)")
+    parser.add_argument("--brackets", type=int, default=None,
+                        help="1 = successive halving; more = Hyperband brackets (default: 1, and "
+                             "one per rung level for the Hyperband methods)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seeds the scheduler's sampling and the trials' initial weights "
+                             "(default %(default)s)")
+    parser.add_argument("--data-dir", default=None, help="where the data set is (see README, Data)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="synthetic data shaped like the real set: a quick check of the set-up")
+    add_results_flags(parser)
+    if experiment_name:
+        parser.add_argument("--experiment-name", default=None,
+                            help=f"name prefix, {NAME_CHARACTERS}; a timestamp is appended "
+                                 "(default: METHOD-OBJECTIVE)")
+    parser.add_argument("--max-failures", type=int, default=20,
+                        help="failed trials tolerated before tuning is aborted (default %(default)s)")
+    parser.add_argument("--cpus-per-trial", type=int, default=None,
+                        help="CPU threads each trial uses (default: the CPUs split evenly among the "
+                             "workers; 1 per trial on GPUs)")
+    parser.add_argument("--trials-per-gpu", type=int, default=1, metavar="K",
+                        help="trials sharing each GPU at once (default %(default)s)")
+    parser.add_argument("--search-space", default="full", choices=["full", "recorded"],
+                        help="'full': the objective's search space; 'recorded': only the "
+                             "configurations of its recorded table, so that real and simulated "
+                             "runs can be compared trial by trial (default %(default)s)")
+    if len(backends) > 1:
+        parser.add_argument("--backend", default="warm",
+                            help="how trials run: 'warm' (forked from a process with torch and the "
+                                 "data already loaded), 'python' (Syne Tune's PythonBackend: a new "
+                                 "process per trial), 'simulated' (replayed from the objective's "
+                                 "recorded learning curves in simulated time) or 'ray' (Ray tasks "
+                                 "on the nodes of a Ray cluster) (default %(default)s)")
+    if "simulated" in backends:
+        parser.add_argument("--startup-s", type=float, default=RunRequest.startup_s,
+                            help="--backend simulated: simulated start-up of each trial in "
+                                 "seconds (default %(default)s)")
+    parser.add_argument("--ray-address", default=None, metavar="HOST:PORT",
+                        help="--backend ray: the cluster to join, as `ray start --head` prints it "
+                             "(default: a local Ray started for this run)")
+    parser.add_argument("--checkpoint-dir", type=Path, default=None,
+                        help="--backend ray: a folder every node can read and write, for the "
+                             "trials' checkpoints (default: inside the experiment folder, right "
+                             "when all nodes share this machine's disk)")
+    if resume:
+        parser.add_argument("--resume", metavar="EXPERIMENT", default=None,
+                            help="continue an interrupted experiment (name, prefix, path or "
+                                 "'latest' under --results-dir) to its original budget, with its "
+                                 "own settings (no other flag may be given)")
+
+
+def request_from(args: argparse.Namespace, method: str) -> RunRequest:
+    return RunRequest(
+        objective=args.objective, method=method, workers=args.workers,
+        budget_s=args.max_wallclock_time, max_resource=args.max_resource,
+        grace_period=args.grace_period, reduction_factor=args.reduction_factor,
+        brackets=args.brackets, seed=args.seed, backend=getattr(args, "backend", "ray"),
+        data_dir=args.data_dir, smoke=args.smoke, search_space=args.search_space,
+        results_dir=args.results_dir, experiment_name=getattr(args, "experiment_name", None),
+        max_failures=args.max_failures, cpus_per_trial=args.cpus_per_trial,
+        trials_per_gpu=args.trials_per_gpu,
+        startup_s=getattr(args, "startup_s", RunRequest.startup_s),
+        ray_address=args.ray_address, checkpoint_dir=args.checkpoint_dir,
+    )
+
+
+def refuse_flags_beside_resume(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--resume continues with the experiment's own settings: any other flag would be ignored."""
+    defaults = vars(parser.parse_args([]))
+    given = ["--" + dest.replace("_", "-") for dest, value in vars(args).items()
+             if dest not in ("resume", "results_dir") and value != defaults.get(dest)]
+    if given:
+        raise UsageError(f"--resume continues the experiment with its own settings: leave out "
+                         f"{', '.join(given)}")

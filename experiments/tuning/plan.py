@@ -1,0 +1,295 @@
+"""From what the user asked for (`RunRequest`) to everything a run needs, checked and resolved
+(`RunPlan`), before anything is written: bad input raises `UsageError` naming the fix.
+
+A request is what a command line (or a comparison, or a notebook) says; defaults left open are
+None. A plan is fully resolved: the objective loaded, the data found, workers and threads
+sized to the machine or cluster, the experiment's name and folder chosen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from analysis.experiments import default_results_dir
+from experiments.schedulers import METHODS
+from experiments.schedulers.sync_sh import rung_levels
+from experiments.tuning import resources
+from objectives import Objective, load_objective
+from objectives.tables import recorded_configurations
+from objectives.training import PRECISION_ENV
+from objectives.usage import UsageError
+
+if TYPE_CHECKING:  # Ray and pandas are imported where they are used
+    import pandas as pd
+
+    from experiments.backends.ray_cluster import ClusterInfo, TrialResources
+
+BACKENDS = ("warm", "python", "simulated", "ray")
+DEFAULT_BUDGET_S = 720.0
+SMOKE_BUDGET_S = 30.0  # --smoke checks the set-up: a short run unless a budget is given
+NAME_CHARACTERS = "letters, digits, '-' and '_'"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One tuning run as asked for; None means "the default for this objective and machine"."""
+
+    objective: str = "fashion_mnist_lenet"
+    method: str = "asha"
+    workers: int | None = None
+    budget_s: float | None = None
+    max_resource: int | None = None
+    grace_period: int = 2
+    reduction_factor: int = 2
+    brackets: int | None = None  # None: the method's own
+    seed: int = 0
+    backend: str = "warm"
+    data_dir: str | None = None
+    smoke: bool = False
+    search_space: str = "full"  # or "recorded": only the configurations of the recorded table
+    results_dir: Path | None = None
+    experiment_name: str | None = None
+    max_failures: int = 20
+    cpus_per_trial: int | None = None
+    trials_per_gpu: int = 1
+    startup_s: float = 0.2  # simulated start-up of each trial
+    ray_address: str | None = None
+    checkpoint_dir: Path | None = None
+    tags: dict[str, str] = field(default_factory=dict)  # e.g. comparison and method
+    timestamp_name: bool = True  # append a timestamp to the experiment's name (comparisons don't)
+
+    def replace(self, **changes) -> "RunRequest":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """Recorded curves that answer the trials of a simulated run."""
+
+    table: "pd.DataFrame"
+    table_epochs: int
+    startup_s: float
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything one run needs, checked and resolved; nothing has been written yet."""
+
+    objective: Objective
+    objective_spec: str  # how trials load the objective again
+    method: str
+    backend: str
+    n_workers: int
+    threads_per_trial: int
+    n_gpus: int
+    trials_per_gpu: int
+    budget_s: float
+    max_resource: int
+    grace_period: int
+    reduction_factor: int
+    brackets: int
+    seed: int
+    data: str | None
+    smoke: bool
+    search_space: str
+    results_dir: Path
+    experiment_name: str
+    max_failures: int
+    tags: dict[str, str]
+    timestamp_name: bool
+    request: RunRequest  # what was asked, recorded as provenance (metadata "flags")
+    simulation: Simulation | None = None
+    cluster: "ClusterInfo | None" = None
+    trial_resources: "TrialResources | None" = None  # Ray: what each trial asks for
+    checkpoint_root: Path | None = None  # Ray: shared root of the trials' checkpoints
+
+    @property
+    def simulated(self) -> bool:
+        return self.simulation is not None
+
+
+def check_name(flag: str, name: str) -> None:
+    if not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise UsageError(f"{flag} {name!r}: use {NAME_CHARACTERS} only")
+
+
+def check_writable(flag: str, folder: Path) -> None:
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {folder}: cannot write there; choose a writable folder")
+
+
+def check_request(request: RunRequest) -> None:
+    """What can be checked without loading anything."""
+    if request.method not in METHODS:
+        raise UsageError(f"unknown method {request.method!r}: choose one of {', '.join(METHODS)}")
+    if request.backend not in BACKENDS:
+        raise UsageError(f"unknown backend {request.backend!r}: choose one of {', '.join(BACKENDS)}")
+    positive = [("--workers", request.workers), ("--max-resource", request.max_resource),
+                ("--brackets", request.brackets), ("--cpus-per-trial", request.cpus_per_trial),
+                ("--trials-per-gpu", request.trials_per_gpu)]
+    for flag, value in positive:
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} {value}: must be at least 1")
+    if request.budget_s is not None and not request.budget_s > 0:
+        raise UsageError(f"--max-wallclock-time {request.budget_s:g}: the budget must be positive")
+    if request.reduction_factor < 2:
+        raise UsageError(f"--reduction-factor {request.reduction_factor}: must be at least 2")
+    if request.max_failures < 0:
+        raise UsageError(f"--max-failures {request.max_failures}: must be 0 or more")
+    if request.startup_s < 0:
+        raise UsageError(f"--startup-s {request.startup_s:g}: must be 0 or more")
+    if request.startup_s != RunRequest.startup_s and request.backend != "simulated":
+        raise UsageError("--startup-s applies to --backend simulated only (real trials take the "
+                         "time they take)")
+    for flag, value in (("--ray-address", request.ray_address),
+                        ("--checkpoint-dir", request.checkpoint_dir)):
+        if value is not None and request.backend != "ray":
+            raise UsageError(f"{flag} applies to the Ray backend only: add --backend ray")
+    if request.search_space not in ("full", "recorded"):
+        raise UsageError(f"--search-space {request.search_space}: choose full or recorded")
+    if request.experiment_name is not None:
+        check_name("--experiment-name", request.experiment_name)
+    precision = os.environ.get(PRECISION_ENV)
+    if precision not in (None, "", "fp32", "bf16"):
+        raise UsageError(f"${PRECISION_ENV}={precision}: use fp32 or bf16, or leave it unset")
+
+
+def make_plan(request: RunRequest) -> RunPlan:
+    """Check every input, load the objective and find its data; raises UsageError (data not
+    found included) with the fix."""
+    check_request(request)
+    if METHODS[request.method].searcher == "botorch" and importlib.util.find_spec("botorch") is None:
+        raise UsageError(f"{request.method} needs BoTorch, which is not installed: "
+                         f"pip install -e '.[gp]'")
+    objective = load_objective(request.objective)
+    results_dir = (request.results_dir or default_results_dir()).expanduser().resolve()
+    if " " in str(results_dir):
+        # PythonBackend passes paths on a command line split at spaces
+        raise UsageError(f"--results-dir {results_dir}: the path must not contain spaces")
+    check_writable("--results-dir", results_dir)
+    if request.smoke and not objective.has_data:
+        raise UsageError(f"--smoke: objective {objective.name} reads no data set, so there is "
+                         f"no synthetic stand-in; leave out --smoke")
+    if request.data_dir is not None and not objective.has_data:
+        raise UsageError(f"--data-dir: objective {objective.name} reads no data set")
+    common = dict(
+        objective=objective, objective_spec=request.objective, method=request.method,
+        backend=request.backend, grace_period=request.grace_period,
+        reduction_factor=request.reduction_factor, seed=request.seed,
+        smoke=request.smoke, results_dir=results_dir,
+        experiment_name=request.experiment_name or default_experiment_name(request, objective),
+        max_failures=request.max_failures, tags=dict(request.tags),
+        timestamp_name=request.timestamp_name, request=request,
+        budget_s=request.budget_s or (SMOKE_BUDGET_S if request.smoke else DEFAULT_BUDGET_S),
+        search_space="recorded" if request.backend == "simulated" else request.search_space,
+    )
+    if request.backend == "simulated":
+        return plan_simulation(request, objective, common)
+    max_resource = request.max_resource or objective.max_resource
+    check_grace_period(request.grace_period, max_resource)
+    common["brackets"] = brackets_of(request, max_resource)
+    if request.search_space == "recorded" and not recorded_configurations(objective.name):
+        raise UsageError(f"--search-space recorded: no recorded table for {objective.name}; "
+                         f"record one with experiments/record_curves.py")
+    data = objective.prepare_data(request.data_dir, request.smoke) if objective.has_data else None
+    if data is not None and " " in data:
+        raise UsageError(f"data cache {data}: the path must not contain spaces ($HPO_CACHE_DIR)")
+    common.update(max_resource=max_resource, data=data)
+    if request.backend == "ray":
+        return plan_ray(request, common)
+    cpus = resources.cpus_available()
+    n_gpus = resources.count_gpus()
+    n_workers = request.workers or resources.default_workers(n_gpus, request.trials_per_gpu, cpus)
+    if request.trials_per_gpu > 1 and not n_gpus:
+        raise UsageError(f"--trials-per-gpu {request.trials_per_gpu}: no GPU is visible; leave "
+                         f"it out on a machine without GPUs")
+    return RunPlan(**common, n_workers=n_workers, n_gpus=n_gpus,
+                   trials_per_gpu=request.trials_per_gpu,
+                   threads_per_trial=resources.threads_per_trial(n_workers, cpus, n_gpus,
+                                                                 request.cpus_per_trial))
+
+
+def default_experiment_name(request: RunRequest, objective: Objective) -> str:
+    return f"{request.method}-{objective.name}".replace("_", "-")
+
+
+def brackets_of(request: RunRequest, max_resource: int) -> int:
+    levels = rung_levels(request.grace_period, request.reduction_factor, max_resource)
+    if request.brackets is not None:
+        if request.brackets > len(levels):
+            raise UsageError(f"--brackets {request.brackets}: at most {len(levels)}, one per rung "
+                             f"level ({', '.join(map(str, levels))})")
+        return request.brackets
+    return METHODS[request.method].default_brackets(request.grace_period, request.reduction_factor,
+                                                    max_resource)
+
+
+def check_grace_period(grace_period: int, max_resource: int) -> None:
+    if not 1 <= grace_period <= max_resource:
+        raise UsageError(f"--grace-period {grace_period}: must be between 1 and the maximum "
+                         f"resource ({max_resource})")
+
+
+def plan_ray(request: RunRequest, common: dict) -> RunPlan:
+    """Join (or start) the Ray cluster and size the trials to its nodes: one GPU per trial
+    (a 1/K share with --trials-per-gpu K) where there are GPUs, otherwise the cluster's CPUs
+    split evenly among the workers."""
+    from experiments.backends.ray_cluster import ClusterError, TrialResources, connect
+
+    checkpoint_root = None
+    if request.checkpoint_dir is not None:
+        checkpoint_root = request.checkpoint_dir.expanduser().resolve()
+        check_writable("--checkpoint-dir", checkpoint_root)
+    try:
+        cluster = connect(request.ray_address)
+    except ClusterError as e:
+        raise UsageError(str(e)) from None
+    n_gpus = cluster.gpus
+    n_workers = request.workers or max(n_gpus * request.trials_per_gpu, len(cluster.nodes))
+    largest_node = max((node.cpus for node in cluster.nodes), default=1)
+    threads = request.cpus_per_trial or (1 if n_gpus else max(1, min(cluster.cpus // n_workers, largest_node)))
+    trial_resources = TrialResources(cpus=threads, gpus=1 / request.trials_per_gpu if n_gpus else 0)
+    problem = cluster.placement_problem(trial_resources)
+    if problem:
+        raise UsageError(f"--backend ray: no trial could ever start: {problem}; lower "
+                         f"--cpus-per-trial or add a larger node")
+    slots = cluster.slots(trial_resources)
+    if slots < n_workers:
+        print(f"warning: the cluster holds {slots} trial(s) of {trial_resources.describe()} at "
+              f"once; the other {n_workers - slots} worker(s) will wait for room", flush=True)
+    if checkpoint_root is None and cluster.beyond_this_machine:
+        print("warning: some nodes run on other machines and --checkpoint-dir is not given: "
+              "checkpoints stay on each node's disk, so a trial resumed on another node starts "
+              "over and the test evaluation may not find the best trial's weights", flush=True)
+    return RunPlan(**common, n_workers=n_workers, n_gpus=n_gpus,
+                   trials_per_gpu=request.trials_per_gpu, threads_per_trial=threads,
+                   cluster=cluster, trial_resources=trial_resources, checkpoint_root=checkpoint_root)
+
+
+def plan_simulation(request: RunRequest, objective: Objective, common: dict) -> RunPlan:
+    from experiments.backends.simulated import recorded_table
+
+    table, table_metadata = recorded_table(objective.name)
+    table_epochs = int(table_metadata["max_epochs"])
+    max_resource = request.max_resource or table_epochs
+    if max_resource > table_epochs:
+        raise UsageError(f"--max-resource {max_resource}: the recorded table holds "
+                         f"{table_epochs} epochs per configuration")
+    check_grace_period(request.grace_period, max_resource)
+    common["brackets"] = brackets_of(request, max_resource)
+    if request.data_dir is not None or request.smoke:
+        raise UsageError("--data-dir and --smoke do not apply to --backend simulated: the "
+                         "recorded curves answer every trial")
+    return RunPlan(**common, max_resource=max_resource, data=None, n_workers=request.workers or
+                   resources.default_workers(0, 1, resources.cpus_available()),
+                   n_gpus=0, trials_per_gpu=1, threads_per_trial=1,
+                   simulation=Simulation(table=table, table_epochs=table_epochs,
+                                         startup_s=request.startup_s))

@@ -1,0 +1,79 @@
+"""What an experiment's metadata records about how it was made: the run's settings, the
+versions, the machine and the command line (keys defined in analysis.experiment_folder)."""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import shlex
+import sys
+from pathlib import Path
+
+from analysis import experiment_folder as folder
+from experiments.tuning import resources
+from experiments.tuning.plan import RunPlan
+
+
+def versions() -> dict:
+    import numpy
+    import pandas
+    import syne_tune
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "syne_tune": syne_tune.__version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "pandas": pandas.__version__,
+    }
+
+
+def command_line() -> str:
+    return shlex.join([Path(sys.executable).name, *sys.argv])
+
+
+def request_as_flags(plan: RunPlan) -> dict:
+    """The request as JSON-ready values (paths as text)."""
+    return {key: (str(value) if isinstance(value, Path) else value)
+            for key, value in dataclasses.asdict(plan.request).items()}
+
+
+def metadata_of(plan: RunPlan, rung_levels: list[int] | None, hyperparameters: list[str]) -> dict:
+    objective = plan.objective
+    metadata = {
+        folder.OBJECTIVE: objective.name,
+        folder.OBJECTIVE_SPEC: plan.objective_spec,
+        # the metric itself is recorded by the scheduler (metric, metric_names, metric_mode)
+        "mode": objective.mode,
+        folder.RESOURCE_ATTR: objective.resource_attr,
+        folder.MAX_RESOURCE: plan.max_resource,
+        folder.HYPERPARAMETERS: hyperparameters,
+        folder.SCHEDULER: plan.method,
+        folder.SCHEDULER_SETTINGS: {"grace_period": plan.grace_period,
+                                    "reduction_factor": plan.reduction_factor,
+                                    "brackets": plan.brackets},
+        folder.TRIAL_BACKEND: plan.backend,
+        folder.SEED: plan.seed,
+        folder.N_WORKERS: plan.n_workers,
+        "n_gpus": plan.n_gpus,
+        "trials_per_gpu": plan.trials_per_gpu,
+        "threads_per_trial": plan.threads_per_trial,
+        folder.BUDGET_S: plan.budget_s,
+        "search_space": plan.search_space,
+        folder.SMOKE: plan.smoke,
+        folder.SIMULATED: plan.simulated,
+        "data": plan.data,
+        folder.TEST_METRIC: objective.test_metric if objective.evaluate_test else None,
+        "flags": request_as_flags(plan),
+        folder.COMMAND: command_line(),
+        "versions": versions(),
+        "machine": {"cpus": resources.cpus_available(), "platform": platform.platform()},
+        **plan.tags,
+    }
+    if rung_levels is not None:
+        metadata[folder.RUNG_LEVELS] = rung_levels
+    if plan.cluster is not None:
+        metadata[folder.RAY_CLUSTER] = plan.cluster.as_metadata()
+        metadata["checkpoint_dir"] = str(plan.checkpoint_root) if plan.checkpoint_root else None
+    return metadata

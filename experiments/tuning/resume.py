@@ -1,0 +1,139 @@
+"""Continue an interrupted experiment to its original wall-clock budget, in the same folder.
+
+The tuner pickled in the experiment (`tuner.dill`, written by Syne Tune every few seconds and
+at the interruption) is loaded with its scheduler, searcher and results, so the continued run
+is one experiment: same results file, same trial ids, times continuing where they stopped.
+Only resume experiments you ran yourself: loading a pickle runs code from it.
+
+What the interruption killed is handled so that no completed epoch is trained again:
+- synchronous SH: trials of the running rungs are resumed from their checkpoints (those that
+  had reached their rung already give the scheduler their stored result instead);
+- ASHA: trials that were running stay ended with the epochs they completed; new trials start.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+from syne_tune import StoppingCriterion
+
+from analysis import experiment_folder as folder
+from analysis.experiments import resolve_experiment
+from experiments.compat.syne_tune import make_resumable, trial_of
+from experiments.schedulers.sync_sh import SynchronousSuccessiveHalving
+from experiments.tuning.plan import RunPlan, RunRequest
+from objectives import load_objective
+from objectives.usage import UsageError
+
+
+class CannotResume(UsageError):
+    """The message says why and what to do."""
+
+
+def elapsed_seconds(experiment_dir: Path, metadata: dict) -> float:
+    """Tuner time the interrupted run had used."""
+    ends = [segment.end_s or 0.0 for segment in folder.timeline_of(metadata)]
+    results_file = experiment_dir / folder.RESULTS_FILE
+    if results_file.exists():
+        ends.append(float(pd.read_csv(results_file)["st_tuner_time"].max()))
+    return max(ends, default=0.0)
+
+
+def stored_results(experiment_dir: Path) -> pd.DataFrame:
+    results_file = experiment_dir / folder.RESULTS_FILE
+    return pd.read_csv(results_file) if results_file.exists() else pd.DataFrame()
+
+
+def reopen_interrupted_rungs(tuner, experiment_dir: Path) -> list[int]:
+    """Let synchronous SH resume the trials its running rungs were waiting for.
+
+    A trial may have reached its rung just before the interruption: its result is in the
+    results file (fetched at the interruption) but the scheduler never saw it. The scheduler
+    is given that result now; resuming the trial would train nothing and report nothing.
+    """
+    scheduler = tuner.scheduler
+    if not isinstance(scheduler, SynchronousSuccessiveHalving):
+        return []
+    backend = tuner.trial_backend
+    results = stored_results(experiment_dir)
+    for trial_id, level in sorted(scheduler.running_levels().items()):
+        make_resumable(backend, trial_id)
+        (backend.trial_path(trial_id) / "stop").unlink(missing_ok=True)  # written when killed
+        reported = results[results["trial_id"] == trial_id] if not results.empty else results
+        if not reported.empty and reported[scheduler.time_attr].max() >= level:
+            last = reported.loc[reported[scheduler.time_attr].idxmax()].to_dict()
+            scheduler.on_trial_result(trial_of(backend, trial_id), last)
+    return scheduler.requeue_running()
+
+
+def load_interrupted(experiment_dir: Path):
+    """(tuner, metadata, elapsed seconds, reopened trials) of an interrupted experiment, its
+    tuner ready to run the rest of the budget."""
+    from syne_tune import Tuner
+
+    metadata = folder.read_metadata(experiment_dir)
+    if not folder.is_partial(metadata, pd.DataFrame()):
+        raise CannotResume(f"{experiment_dir.name} finished its budget: nothing to resume")
+    if not (experiment_dir / folder.TUNER_FILE).exists():
+        raise CannotResume(f"{experiment_dir} has no {folder.TUNER_FILE}: it cannot be resumed "
+                           f"(simulated runs and Ray Tune runs are not resumable)")
+    if folder.OBJECTIVE_SPEC not in metadata:
+        raise CannotResume(f"{experiment_dir.name} was written by an older version of the suite; "
+                           f"it can be analysed but not resumed")
+    elapsed = elapsed_seconds(experiment_dir, metadata)
+    budget = float(metadata[folder.BUDGET_S])
+    if elapsed >= budget:
+        raise CannotResume(f"{experiment_dir.name} used its whole budget ({budget:g} s)")
+    os.environ["SYNETUNE_FOLDER"] = str(experiment_dir.parent)  # Tuner.load finds its folder so
+    tuner = Tuner.load(str(experiment_dir))
+    # The tuner's clock continues from where the interrupted run stopped.
+    tuner.tuning_status.start_time = time.perf_counter() - elapsed
+    tuner.stop_criterion = StoppingCriterion(max_wallclock_time=budget)
+    reopened = reopen_interrupted_rungs(tuner, experiment_dir)
+    # The tuner rewrites metadata.json from its own copy when it starts: bring that copy up to
+    # date with what was added after it was pickled.
+    tuner.metadata.update(metadata, **{folder.INTERRUPTED: False,
+                                       folder.RESUMED: int(metadata.get(folder.RESUMED, 0)) + 1})
+    return tuner, metadata, elapsed, reopened
+
+
+def plan_of(experiment_dir: Path, metadata: dict) -> RunPlan:
+    """The plan the experiment ran with, as its metadata records it."""
+    flags = metadata["flags"]
+    request = RunRequest(**{**flags, "results_dir": experiment_dir.parent,
+                            "checkpoint_dir": Path(flags["checkpoint_dir"]) if flags.get("checkpoint_dir") else None})
+    settings = metadata[folder.SCHEDULER_SETTINGS]
+    return RunPlan(
+        objective=load_objective(metadata[folder.OBJECTIVE_SPEC]),
+        objective_spec=metadata[folder.OBJECTIVE_SPEC], method=metadata[folder.SCHEDULER],
+        backend=metadata[folder.TRIAL_BACKEND], n_workers=int(metadata[folder.N_WORKERS]),
+        threads_per_trial=int(metadata["threads_per_trial"]), n_gpus=int(metadata["n_gpus"]),
+        trials_per_gpu=int(metadata.get("trials_per_gpu", 1)),
+        budget_s=float(metadata[folder.BUDGET_S]), max_resource=int(metadata[folder.MAX_RESOURCE]),
+        grace_period=int(settings["grace_period"]), reduction_factor=int(settings["reduction_factor"]),
+        brackets=int(settings["brackets"]), seed=int(metadata[folder.SEED]), data=metadata["data"],
+        smoke=bool(metadata[folder.SMOKE]), search_space=metadata["search_space"],
+        results_dir=experiment_dir.parent, experiment_name=experiment_dir.name,
+        max_failures=int(flags["max_failures"]), tags={}, timestamp_name=False, request=request,
+    )
+
+
+def plan_resume(spec: str, results_dir: Path | None, methods: list[str]):
+    """(plan, tuner, message) to continue the interrupted experiment `spec` with the launcher
+    of `methods`."""
+    from analysis.experiments import default_results_dir
+
+    experiment_dir = resolve_experiment(spec, (results_dir or default_results_dir()).expanduser())
+    try:
+        tuner, metadata, elapsed, reopened = load_interrupted(experiment_dir)
+    except CannotResume as e:
+        raise CannotResume(f"--resume {spec}: {e}") from None
+    if metadata.get(folder.SCHEDULER) not in methods:
+        raise CannotResume(f"--resume: {experiment_dir.name} ran {metadata.get(folder.SCHEDULER)}; "
+                           f"resume it with that method's launcher")
+    message = (f"Resuming {experiment_dir.name} at {elapsed:.1f} s of {metadata[folder.BUDGET_S]:g} s"
+               + (f"; trials {reopened} continue from their checkpoints" if reopened else ""))
+    return plan_of(experiment_dir, metadata), tuner, message

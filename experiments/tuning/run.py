@@ -1,0 +1,110 @@
+"""Run a planned experiment: tune, then evaluate the best trial on the test data.
+
+A run that ends early (interrupted, or too many failed trials) keeps everything reported so
+far and raises `RunEnded` with the exit code a command should end with.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Callable
+
+from analysis import experiment_folder as folder
+from experiments.schedulers import scheduler_record
+from experiments.tuning.build import build_tuner
+from experiments.tuning.plan import RunPlan
+from objectives.tables import recorded_configurations
+
+
+class RunEnded(Exception):
+    """Tuning ended early; everything reported so far is stored in `experiment_dir`."""
+
+    def __init__(self, experiment_dir: Path, reason: str, exit_code: int):
+        super().__init__(reason)
+        self.experiment_dir = experiment_dir
+        self.exit_code = exit_code
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered like Ctrl-C so that the tuner's clean-up runs."""
+
+
+def raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def deliver_sigterm_as_interrupt() -> None:
+    """For commands (not libraries): let SIGTERM stop a run as cleanly as Ctrl-C does."""
+    signal.signal(signal.SIGTERM, raise_terminated)
+
+
+def interrupted(experiment_dir: Path, error: KeyboardInterrupt) -> RunEnded:
+    """Mark the experiment interrupted; the RunEnded that exits 130 (Ctrl-C) or 143 (SIGTERM)."""
+    folder.update_metadata(experiment_dir, **{folder.INTERRUPTED: True})
+    by_sigterm = isinstance(error, Terminated)
+    return RunEnded(experiment_dir, f"interrupted by {'SIGTERM' if by_sigterm else 'SIGINT'}",
+                    143 if by_sigterm else 130)
+
+
+def best_trial(plan: RunPlan, results):
+    """(trial id, its hyperparameters) of the best reported result, or (None, None)."""
+    metric = plan.objective.metric
+    if results is None or results.empty or metric not in results:
+        return None, None
+    index = results[metric].idxmin() if plan.objective.mode == "min" else results[metric].idxmax()
+    best = results.loc[index]
+    if "config_config_id" in best and "config_id" not in plan.objective.search_space:
+        return int(best["trial_id"]), recorded_configurations(plan.objective.name)[int(best["config_config_id"])]
+    return int(best["trial_id"]), {name: best[f"config_{name}"] for name in plan.objective.hyperparameters}
+
+
+def evaluate_best_on_test(plan: RunPlan, experiment_dir: Path,
+                          checkpoint_path: Callable[[int], Path] | None) -> dict:
+    """The best trial's score on the objective's test data, from its last checkpoint (found
+    by `checkpoint_path(trial_id)`; None where no weights were trained, as in simulation)."""
+    from syne_tune.experiments import load_experiment
+
+    results = load_experiment(experiment_dir.name, local_path=str(experiment_dir.parent)).results
+    trial_id, config = best_trial(plan, results)
+    entry = {folder.BEST_TRIAL_ID: trial_id}
+    if plan.objective.evaluate_test is None:
+        return entry
+    score = None
+    if trial_id is not None and checkpoint_path is not None:
+        try:
+            score = plan.objective.evaluate_test(config, str(checkpoint_path(trial_id)), plan.data)
+        except FileNotFoundError:
+            score = None  # the best trial was killed before its first checkpoint
+    return {**entry, plan.objective.test_metric: score}
+
+
+def run_plan(plan: RunPlan, tuner=None) -> Path:
+    """Run the tuner (a new one built from `plan`, or `tuner`), then evaluate the best trial on
+    the test data; return the experiment folder.
+
+    On Ctrl-C or SIGTERM, Syne Tune's tuner stores the results and kills the running trials;
+    here the experiment is then marked interrupted and RunEnded raised. Too many failed trials
+    end the run the same way.
+    """
+    tuner = tuner or build_tuner(plan)
+    experiment_dir = Path(tuner.tuner_path)
+    try:
+        tuner.run()
+    except KeyboardInterrupt as e:
+        raise interrupted(experiment_dir, e) from None
+    except Exception:
+        failed = tuner.tuning_status.num_trials_failed if tuner.tuning_status else 0
+        if failed <= plan.max_failures:
+            raise
+        folder.update_metadata(experiment_dir, **{folder.ABORTED: "too many failed trials"})
+        raise RunEnded(experiment_dir, f"{failed} trials failed, more than --max-failures "
+                       f"{plan.max_failures}: see the failures below", 1) from None
+    folder.update_metadata(experiment_dir, **scheduler_record(tuner.scheduler))
+    trial_nodes = getattr(tuner.trial_backend, "trial_nodes", None)
+    if trial_nodes is not None:  # Ray: the node each trial ran on last
+        folder.update_metadata(experiment_dir, **{folder.TRIAL_NODES: {str(k): v for k, v in trial_nodes.items()}})
+    checkpoints = None if plan.simulated else tuner.trial_backend.checkpoint_trial_path
+    folder.update_metadata(experiment_dir, **evaluate_best_on_test(plan, experiment_dir, checkpoints),
+                           **{folder.FINISHED: True})
+    return experiment_dir

@@ -1,0 +1,91 @@
+"""Recorded learning curves: one table per objective of full curves (every configuration
+trained to the end), written by `experiments/record_curves.py` and replayed by the simulated
+backend.
+
+A table is a CSV (one row per configuration and epoch) with a JSON file beside it holding the
+settings, machine, versions and the configurations themselves (`configs`: id -> values).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from objectives.files import write_text_atomically
+
+TABLES_DIR = Path(__file__).resolve().parent / "tables"
+SAMPLE_SEED = 0
+COLUMNS = ["config_id", "epoch", "validation_error", "validation_loss", "train_loss",
+           "epoch_time_s", "elapsed_s"]
+
+
+def table_path(objective: str) -> Path:
+    return TABLES_DIR / f"{objective}.csv"
+
+
+def metadata_path(table: Path) -> Path:
+    return table.with_suffix(".json")
+
+
+def load_table(table: Path) -> tuple[pd.DataFrame, dict]:
+    """(rows, metadata); an empty frame and {} where nothing is recorded yet."""
+    if not table.exists():
+        return pd.DataFrame(columns=COLUMNS), {}
+    metadata = json.loads(metadata_path(table).read_text()) if metadata_path(table).exists() else {}
+    return pd.read_csv(table), metadata
+
+
+def write_table(table: Path, frame: pd.DataFrame, metadata: dict) -> None:
+    """Write the table, then its metadata, each atomically: an interruption keeps the previous
+    version of each (the metadata may list fewer configurations than the table: those are
+    recorded again)."""
+    write_text_atomically(table, frame.to_csv(index=False, float_format="%.6g"))
+    write_text_atomically(metadata_path(table), json.dumps(metadata, indent=1))
+
+
+def recorded_configurations(objective: str, table: Path | None = None) -> dict[int, dict]:
+    """config_id -> hyperparameters of the configurations recorded for an objective."""
+    path = metadata_path(table or table_path(objective))
+    if not path.exists():
+        return {}
+    return {int(k): v for k, v in json.loads(path.read_text()).get("configs", {}).items()}
+
+
+def complete_curves(frame: pd.DataFrame, max_epochs: int) -> pd.DataFrame:
+    """The rows of configurations recorded for every epoch, sorted by configuration and epoch."""
+    complete = frame.groupby("config_id")["epoch"].nunique()
+    frame = frame[frame["config_id"].isin(complete[complete == max_epochs].index)]
+    return frame.sort_values(["config_id", "epoch"])
+
+
+def from_unit(domain, u: float):
+    """Map u in [0, 1) to a value of a Syne Tune domain (on a log scale where the domain is)."""
+    from syne_tune.config_space import Categorical, Float, Integer, is_log_space
+
+    if isinstance(domain, Categorical):
+        return domain.categories[min(int(u * len(domain.categories)), len(domain.categories) - 1)]
+    if isinstance(domain, Integer):
+        return min(domain.lower + int(u * (domain.upper - domain.lower + 1)), domain.upper)
+    if isinstance(domain, Float):
+        if is_log_space(domain):
+            low, high = math.log(domain.lower), math.log(domain.upper)
+            return math.exp(low + u * (high - low))
+        return domain.lower + u * (domain.upper - domain.lower)
+    raise TypeError(f"cannot sample {domain!r}")
+
+
+def sample_configs(search_space: dict, n: int, seed: int = SAMPLE_SEED) -> list[dict]:
+    """The first n points of a scrambled Sobol sequence over the search space's domains."""
+    from scipy.stats import qmc
+    from syne_tune.config_space import Domain
+
+    names = sorted(k for k, v in search_space.items() if isinstance(v, Domain))
+    with warnings.catch_warnings():  # Sobol balance wants powers of 2; any n still works
+        warnings.simplefilter("ignore", UserWarning)
+        points = qmc.Sobol(d=len(names), scramble=True, seed=seed).random(n)
+    return [{name: from_unit(search_space[name], float(u)) for name, u in zip(names, row)}
+            for row in points]
