@@ -47,10 +47,15 @@ def curve_fidelity(pairs: pd.DataFrame) -> dict:
     }
 
 
-def method_ranking(comparison: dict, field: str) -> list[str]:
-    """Methods ordered best first by the mean of `field` (missing means last)."""
-    def key(method):
-        mean = comparison["methods"][method]["summary"][field]["mean"]
-        return (mean is None, mean if mean is not None else 0.0)
+def rankings_agree(real: list[dict], simulated: list[dict]) -> str:
+    """Whether a real and a simulated comparison rank methods alike (rankings as
+    analysis.comparison makes them): "same" where both put the same method first,
+    "undecided" where they differ but either cannot tell its first two apart, else "DIFFERENT"."""
+    if real[0]["method"] == simulated[0]["method"]:
+        return "same"
+    def undecided(ranking, method):
+        return any(entry["method"] == method and not entry["separated_from_leader"] for entry in ranking)
 
-    return sorted(comparison["methods"], key=key)
+    if undecided(real, simulated[0]["method"]) or undecided(simulated, real[0]["method"]):
+        return "undecided"
+    return "DIFFERENT"

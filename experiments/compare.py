@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from analysis.compare import compare, format_table
+from analysis.comparison import compare, format_table
 from experiments.schedulers import METHODS
 from experiments.tuning import flags
 from experiments.tuning.comparison import ComparisonRequest, plan_comparison, run_comparison

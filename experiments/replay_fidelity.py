@@ -20,9 +20,9 @@ import tempfile
 from pathlib import Path
 
 from analysis import experiment_folder as folder
-from analysis.compare import compare, load_runs, resolve_comparison
+from analysis.comparison import compare, load_runs, resolve_comparison
 from analysis.experiments import ExperimentNotFound
-from analysis.fidelity import curve_fidelity, curve_pairs, method_ranking
+from analysis.fidelity import curve_fidelity, curve_pairs, rankings_agree
 from experiments.backends.simulated import recorded_table
 from experiments.tuning import flags
 from experiments.tuning.comparison import ComparisonRequest, plan_comparison, run_comparison
@@ -39,7 +39,7 @@ def replay(runs, results_dir: Path) -> str:
     comparison = plan_comparison(ComparisonRequest(
         run=RunRequest(objective=first[folder.OBJECTIVE], backend="simulated", search_space="recorded",
                        seed=seeds[0], workers=int(first[folder.N_WORKERS]),
-                       budget_s=float(first[folder.BUDGET_S]),
+                       budget_s=float(first[folder.BUDGET_S]), max_resource=folder.max_resource_of(first),
                        grace_period=int(settings["grace_period"]),
                        reduction_factor=int(settings["reduction_factor"]), results_dir=results_dir),
         methods=tuple(sorted({r.method for r in runs})), seeds=len(seeds), name=name))
@@ -61,12 +61,13 @@ def fidelity(spec: str, results_dir: Path | None = None) -> dict:
         # the same target error for both, so times to target are comparable
         simulated = compare(simulated_name, Path(tmp), real["target_error"])
     report["ranking"] = {}
-    for field in ("final_best_validation_error", "time_to_target_s"):
-        real_order, simulated_order = method_ranking(real, field), method_ranking(simulated, field)
+    for field, real_ranking in real["ranking"].items():
+        simulated_ranking = simulated["ranking"][field]
         report["ranking"][field] = {
-            "real": real_order, "simulated": simulated_order, "same": real_order == simulated_order,
-            "real_means": {m: real["methods"][m]["summary"][field]["mean"] for m in real_order},
-            "simulated_means": {m: simulated["methods"][m]["summary"][field]["mean"] for m in simulated_order},
+            "real": real_ranking, "simulated": simulated_ranking,
+            "agreement": rankings_agree(real_ranking, simulated_ranking),
+            "real_values": {m: e["summary"][field]["value"] for m, e in real["methods"].items()},
+            "simulated_values": {m: e["summary"][field]["value"] for m, e in simulated["methods"].items()},
         }
     return report
 
@@ -85,8 +86,12 @@ def main(argv=None) -> None:
     for key, value in report["curves"].items():
         print(f"  {key:<34} {value}")
     for field, entry in report["ranking"].items():
-        print(f"  ranking by {field}: real {entry['real']} vs simulated {entry['simulated']} "
-              f"-> {'same' if entry['same'] else 'DIFFERENT'}")
+        def order(ranking):
+            return " > ".join(e["method"] + ("" if i == 0 or e["separated_from_leader"] else " (undecided)")
+                              for i, e in enumerate(ranking))
+
+        print(f"  ranking by {field}: real {order(entry['real'])}; simulated "
+              f"{order(entry['simulated'])} -> {entry['agreement']}")
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def default_target(objective: str, quantile: float) -> float:
 
 
 def time_to_target(results_dir: Path, name: str, target: float) -> pd.DataFrame:
-    from analysis.compare import compare
+    from analysis.comparison import compare
 
     comparison = compare(name, results_dir, target)
     rows = []

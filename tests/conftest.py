@@ -42,6 +42,23 @@ def read_metadata(experiment: Path) -> dict:
     return json.loads((experiment / "metadata.json").read_text())
 
 
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+
+
+@pytest.fixture(scope="session")
+def real_comparison_dir(tmp_path_factory) -> Path:
+    """A short comparison on real FashionMNIST over the recorded configurations (so that it can
+    be replayed): ASHA and synchronous SH, 2 workers, 12 s each, 2 epochs at most."""
+    if not DEBIAN_FASHION_MNIST.exists():
+        pytest.skip("Debian package dataset-fashion-mnist not installed (make setup installs it)")
+    results_dir = tmp_path_factory.mktemp("real-comparison")
+    run_script(["experiments/compare.py", "--methods", "asha,sync_sh", "--search-space", "recorded",
+                "--seeds", "1", "--workers", "2", "--max-wallclock-time", "12", "--max-resource", "2",
+                "--grace-period", "1", "--comparison-name", "real", "--results-dir", str(results_dir)],
+               timeout=180)
+    return results_dir
+
+
 @pytest.fixture(scope="session")
 def smoke_results_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("smoke-results")

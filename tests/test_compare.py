@@ -14,7 +14,7 @@ from tests.conftest import REPO, read_metadata, run_script
 def comparison_dir(tmp_path_factory):
     results_dir = tmp_path_factory.mktemp("comparison")
     run_script(["experiments/compare.py", "--smoke", "--seeds", "2", "--workers", "2",
-                "--max-wallclock-time", "14", "--max-epochs", "4", "--grace-period", "1",
+                "--max-wallclock-time", "10", "--max-epochs", "4", "--grace-period", "1",
                 "--comparison-name", "smoke-cmp", "--results-dir", str(results_dir)], timeout=300)
     return results_dir
 
@@ -29,7 +29,7 @@ def test_one_experiment_per_method_and_seed(comparison_dir):
     for path in experiments_of(comparison_dir):
         metadata = read_metadata(path)
         assert metadata["comparison"] == "smoke-cmp"
-        assert metadata["max_wallclock_time"] == 14 and metadata["n_workers"] == 2
+        assert metadata["max_wallclock_time"] == 10 and metadata["n_workers"] == 2
 
 
 def test_sync_sh_promotes_only_complete_rungs_and_trains_no_epoch_twice(comparison_dir):
@@ -60,35 +60,51 @@ def test_sync_sh_promotes_only_complete_rungs_and_trains_no_epoch_twice(comparis
 
 
 def test_comparison_json_reports_every_run(comparison_dir):
+    from scipy.stats import trim_mean
+
     completed = run_script(["-m", "analysis.compare", "latest", "--results-dir",
-                            str(comparison_dir), "--json"])
+                            str(comparison_dir), "--json", "-o", str(comparison_dir / "report")])
     comparison = json.loads(completed.stdout)
     assert comparison["comparison"] == "smoke-cmp"
     assert set(comparison["methods"]) == {"asha", "sync_sh"}
-    for entry in comparison["methods"].values():
+    finals = {}
+    for method, entry in comparison["methods"].items():
         assert [run["seed"] for run in entry["runs"]] == [0, 1]
         for run in entry["runs"]:
             assert {"experiment", "final_best_validation_error", "time_to_target_s", "trials",
                     "epochs", "worker_utilization", "idle_worker_s"} <= set(run)
-            assert 0 <= run["final_best_validation_error"] <= 1
-            assert run["trials"] >= 2 and run["epochs"] >= run["trials"]
+            results = pd.read_csv(comparison_dir / run["experiment"] / "results.csv.zip")
+            assert run["final_best_validation_error"] == results["validation_error"].min()
+            assert run["trials"] == results["trial_id"].nunique() and run["epochs"] == len(results)
             assert 0 < run["worker_utilization"] <= 1
+            finals[(method, run["seed"])] = (run, results)
         summary = entry["summary"]["final_best_validation_error"]
-        assert summary["n"] == 2 and summary["ci95"][0] <= summary["mean"] <= summary["ci95"][1]
-    # the default target is the median final error, so some run reaches it
-    reached = [r["time_to_target_s"] for e in comparison["methods"].values() for r in e["runs"]]
-    assert any(t is not None for t in reached)
+        values = [run["final_best_validation_error"] for run in entry["runs"]]
+        assert summary["n"] == 2 and summary["value"] == pytest.approx(trim_mean(values, 0.25))
+        assert min(values) <= summary["ci95"][0] <= summary["ci95"][1] <= max(values)
+    assert comparison["reference"] == "asha" and "differences" in comparison["methods"]["sync_sh"]
+    # the default target is the median of the final bests; time to target is the first time
+    # the best so far reaches it, None where it never does
+    target = comparison["target"]
+    assert target == pytest.approx(pd.Series([r["final_best_validation_error"] for r, _ in finals.values()]).median())
+    for run, results in finals.values():
+        ordered = results.sort_values("st_tuner_time")
+        hits = ordered[ordered["validation_error"].cummin() <= target]["st_tuner_time"]
+        assert run["time_to_target_s"] == (None if hits.empty else round(hits.iloc[0], 2))
 
 
 def test_report_files(comparison_dir, tmp_path):
     completed = run_script(["-m", "analysis.compare", "smoke", "--results-dir",
-                            str(comparison_dir), "-o", str(tmp_path), "--target-error", "0.95"])
+                            str(comparison_dir), "-o", str(tmp_path), "--target", "0.95"])
     assert "asha" in completed.stdout and "sync_sh" in completed.stdout
-    for name in ("best_so_far.png", "worker_timeline.png", "rung_curves.png"):
+    for name in ("comparison.png", "worker_timeline.png", "rung_curves.png"):
         data = (tmp_path / name).read_bytes()
         assert data[:4] == b"\x89PNG" and len(data) > 10_000
     table = pd.read_csv(tmp_path / "table.csv")
     assert set(table["method"]) == {"asha", "sync_sh"}
+    assert {"final_best_validation_error", "final_best_validation_error_low",
+            "time_to_target_s_reached"} <= set(table.columns)
+    assert pd.api.types.is_float_dtype(table["final_best_validation_error"])  # numbers, not text
     assert (tmp_path / "table.md").read_text().startswith("| method |")
 
 

@@ -7,7 +7,6 @@ import pytest
 
 from analysis.metrics import stopped_early
 from tests.conftest import read_metadata, run_launcher, run_script
-from tests.test_data import needs_debian_fashion_mnist
 
 
 def results_of(experiment) -> pd.DataFrame:
@@ -44,12 +43,8 @@ def test_metadata_records_the_run(smoke_experiment):
     assert all(s["end_s"] >= s["start_s"] for s in segments)
 
 
-@needs_debian_fashion_mnist
-def test_short_run_on_real_fashion_mnist(tmp_path):
-    experiment = run_launcher(
-        "run_asha.py", tmp_path, "--workers", "2", "--max-wallclock-time", "30",
-        "--max-epochs", "3", "--grace-period", "1",
-    )
+def test_short_run_on_real_fashion_mnist(real_comparison_dir):
+    experiment = next(p for p in real_comparison_dir.iterdir() if read_metadata(p)["method"] == "asha")
     results = results_of(experiment)
     assert results["trial_id"].nunique() >= 3
     assert results["validation_error"].between(0.0, 1.0).all()

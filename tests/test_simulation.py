@@ -49,7 +49,8 @@ def test_recording_appends_and_skips_what_is_done(tmp_path):
 def simulated_comparison(tmp_path_factory):
     results_dir = tmp_path_factory.mktemp("simulated")
     run_script(["experiments/compare.py", "--backend", "simulated", "--seeds", "30",
-                "--workers", "4", "--comparison-name", "sim30", "--results-dir", str(results_dir)])
+                "--methods", "asha,sync_sh,sync_sh_waiting", "--workers", "4",
+                "--search-space", "recorded", "--comparison-name", "sim30", "--results-dir", str(results_dir)])
     return results_dir
 
 
@@ -58,15 +59,14 @@ def test_thirty_seed_simulated_comparison(simulated_comparison):
                             str(simulated_comparison)])
     comparison = json.loads(completed.stdout)
     assert comparison["simulated"] is True
-    for method in ("asha", "sync_sh"):
-        entry = comparison["methods"][method]
-        assert len(entry["runs"]) == 30
-        summary = entry["summary"]["final_best_validation_error"]
-        low, high = summary["ci95"]
-        assert low <= summary["mean"] <= high
-    # synchronous SH leaves workers idle while rungs complete; ASHA does not
-    idle = {m: comparison["methods"][m]["summary"]["idle_worker_s"]["mean"] for m in ("asha", "sync_sh")}
-    assert idle["sync_sh"] > idle["asha"]
+    for entry in comparison["methods"].values():
+        assert [run["seed"] for run in entry["runs"]] == list(range(30))
+    busy = {m: comparison["methods"][m]["summary"]["worker_utilization"]["value"] for m in comparison["methods"]}
+    # textbook SH leaves workers idle while its rungs complete; SH as Syne Tune shipped it and
+    # ASHA keep them busy (the simulated start-up of each trial is the only idle time)
+    assert busy["sync_sh_waiting"] < 0.8 and busy["sync_sh"] > 0.9 and busy["asha"] > 0.9, busy
+    waiting_vs_busy = comparison["methods"]["sync_sh_waiting"]["differences"]["worker_utilization"]
+    assert waiting_vs_busy["resolved"] and waiting_vs_busy["value"] < 0
 
 
 def test_simulated_experiments_load_and_plot_as_real_ones(simulated_comparison, tmp_path):
@@ -78,17 +78,18 @@ def test_simulated_experiments_load_and_plot_as_real_ones(simulated_comparison, 
     assert (tmp_path / "c.png").stat().st_size > 10_000
 
 
-def test_replay_fidelity_of_a_real_comparison(tmp_path):
-    run_script(["experiments/compare.py", "--smoke", "--search-space", "recorded", "--seeds", "1",
-                "--workers", "2", "--max-wallclock-time", "8", "--max-epochs", "4",
-                "--grace-period", "1", "--results-dir", str(tmp_path)])
-    report = json.loads(run_script(["experiments/replay_fidelity.py", "latest", "--json",
-                                    "--results-dir", str(tmp_path)]).stdout)
-    assert report["curves"]["trials"] >= 2
-    assert -1 <= report["curves"]["final_error_rank_correlation"] <= 1
-    assert report["curves"]["median_relative_epoch_time_error"] >= 0
+def test_replay_fidelity_of_a_real_comparison(real_comparison_dir):
+    report = json.loads(run_script(["experiments/replay_fidelity.py", "real", "--json",
+                                    "--results-dir", str(real_comparison_dir)]).stdout)
+    curves = report["curves"]
+    assert curves["trials"] >= 4 and curves["epochs"] >= curves["trials"]
+    # the same configurations and seeds retrained on real data: errors as recorded, epoch by
+    # epoch, within a few tenths of a percent (synthetic data, say, would be 0.3 to 0.7 off)
+    assert curves["median_abs_error_difference"] < 0.02, curves
+    # epoch times as recorded, within a factor of two on this machine however loaded
+    assert curves["median_relative_epoch_time_error"] < 1.0, curves
     for entry in report["ranking"].values():
-        assert sorted(entry["real"]) == sorted(entry["simulated"]) == ["asha", "sync_sh"]
+        assert {e["method"] for e in entry["real"]} == {e["method"] for e in entry["simulated"]} == {"asha", "sync_sh"}
 
 
 def test_scaling_study_writes_its_plot(tmp_path):
@@ -102,5 +103,6 @@ def test_scaling_study_writes_its_plot(tmp_path):
 
 def test_simulation_without_table_is_a_clear_error(tmp_path):
     completed = run_script(["experiments/run_asha.py", "--backend", "simulated", "--objective",
-                            "cifar10_cnn", "--results-dir", str(tmp_path)], check=False)
+                            "tests.toy_objectives:quadratic", "--results-dir", str(tmp_path)], check=False)
     assert completed.returncode == 2 and "record_curves.py" in completed.stderr
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())

@@ -6,6 +6,8 @@ far and raises `RunEnded` with the exit code a command should end with.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import signal
 from pathlib import Path
 from typing import Callable
@@ -90,7 +92,10 @@ def run_plan(plan: RunPlan, tuner=None) -> Path:
     tuner = tuner or build_tuner(plan)
     experiment_dir = Path(tuner.tuner_path)
     try:
-        tuner.run()
+        # Syne Tune prints a table of every trial at the end of a run: simulated runs, hundreds
+        # of them in a study, stay quiet
+        with contextlib.redirect_stdout(io.StringIO()) if plan.simulated else contextlib.nullcontext():
+            tuner.run()
     except KeyboardInterrupt as e:
         raise interrupted(experiment_dir, e) from None
     except Exception:
