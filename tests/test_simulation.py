@@ -10,19 +10,25 @@ import pytest
 from objectives.tables import TABLES_DIR, recorded_configurations
 from tests.conftest import read_metadata, run_script
 
-TABLE = TABLES_DIR / "fashion_mnist_lenet.csv"
+@pytest.mark.parametrize("objective,configs,batch_sizes", [
+    ("fashion_mnist_lenet", 128, (64, 224)), ("cifar10_cnn", 64, (2, 16))])
+def test_committed_tables_hold_real_full_curves(objective, configs, batch_sizes):
+    from objectives import load_objective
+    from objectives.tables import sample_configs
 
-
-def test_committed_table_holds_real_full_curves():
-    table = pd.read_csv(TABLE)
-    metadata = json.loads(TABLE.with_suffix(".json").read_text())
+    table = pd.read_csv(TABLES_DIR / f"{objective}.csv")
+    metadata = json.loads((TABLES_DIR / f"{objective}.json").read_text())
     assert not metadata["smoke"] and metadata["max_epochs"] == 10
-    assert table["config_id"].nunique() >= 128
+    assert table["config_id"].nunique() >= configs
     assert table.groupby("config_id")["epoch"].apply(lambda e: list(e) == list(range(1, 11))).all()
     assert table["validation_error"].between(0, 1).all()
     assert (table["epoch_time_s"] > 0).all()
-    batch_sizes = [c["batch_size"] for c in recorded_configurations("fashion_mnist_lenet").values()]
-    assert min(batch_sizes) < 64 and max(batch_sizes) > 224  # the search space's whole range
+    recorded = recorded_configurations(objective)
+    # the configurations are the recorder's sample of the objective's search space
+    sample = sample_configs(load_objective(objective).search_space, len(recorded))
+    assert all(recorded[i] == sample[i] for i in range(len(recorded)))
+    sizes = [c["batch_size"] for c in recorded.values()]
+    assert min(sizes) <= batch_sizes[0] and max(sizes) >= batch_sizes[1]  # the whole range
     # per-epoch times differ with the batch size, as in real runs
     assert table["epoch_time_s"].max() > 1.3 * table["epoch_time_s"].min()
 
