@@ -18,7 +18,7 @@ import pandas as pd
 
 from analysis import experiment_folder as folder
 from analysis import statistics as stats
-from analysis.experiments import ExperimentNotFound, default_results_dir, list_experiment_dirs, load
+from analysis.experiments import comparison_run_folders, load, resolve_comparison
 from analysis.metrics import trial_segments, wallclock_seconds, worker_utilization
 
 TIME_TO_TARGET = "time_to_target_s"
@@ -43,64 +43,12 @@ class Run:
 # -- finding and loading --------------------------------------------------------------------------
 
 
-def comparison_names(results_dir: Path) -> list[str]:
-    """Comparisons in `results_dir`, oldest first (by their newest run)."""
-    names: list[str] = []
-    for path in list_experiment_dirs(results_dir):
-        try:
-            name = folder.read_metadata(path).get(folder.COMPARISON)
-        except (OSError, ValueError):
-            continue
-        if name:
-            if name in names:
-                names.remove(name)
-            names.append(name)
-    return names
-
-
-def resolve_comparison(spec: str, results_dir: Path | None = None) -> str:
-    """The comparison named by SPEC: its name, a unique prefix, `latest`, or one of its runs
-    (name or folder)."""
-    results_dir = Path(results_dir) if results_dir else default_results_dir()
-    names = comparison_names(results_dir)
-    if spec in names:
-        return spec
-    as_path = Path(spec).expanduser()
-    run_folder = as_path if as_path.is_dir() else results_dir / spec
-    if (run_folder / folder.METADATA_FILE).is_file():
-        try:
-            name = folder.read_metadata(run_folder).get(folder.COMPARISON)
-        except (OSError, ValueError):
-            name = None
-        if name:
-            return name
-        raise ExperimentNotFound(f"{run_folder.name} is a single run, not part of a comparison")
-    if not names:
-        raise ExperimentNotFound(f"no comparisons in {results_dir}: run experiments/compare.py "
-                                 "first, or pass --results-dir")
-    if spec == "latest":
-        return names[-1]
-    matches = [n for n in names if n.startswith(spec)]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise ExperimentNotFound(f"no comparison named {spec!r} in {results_dir}; the newest is {names[-1]}")
-    raise ExperimentNotFound(f"{spec!r} matches comparisons {', '.join(matches[:5])}: be more specific")
-
-
 def load_runs(name: str, results_dir: Path | None = None) -> list[Run]:
-    results_dir = Path(results_dir) if results_dir else default_results_dir()
     runs = []
-    for path in list_experiment_dirs(results_dir):
-        try:
-            metadata = folder.read_metadata(path)
-        except (OSError, ValueError):
-            continue
-        if metadata.get(folder.COMPARISON) == name:
-            method = metadata.get(folder.METHOD, metadata.get(folder.SCHEDULER))
-            runs.append(Run(method, int(metadata[folder.SEED]), load(str(path))))
-    if not runs:
-        raise ExperimentNotFound(f"comparison {name!r} has no experiments in {results_dir}")
+    for path in comparison_run_folders(name, results_dir):
+        metadata = folder.read_metadata(path)
+        method = metadata.get(folder.METHOD, metadata.get(folder.SCHEDULER))
+        runs.append(Run(method, int(metadata[folder.SEED]), load(str(path))))
     return sorted(runs, key=lambda r: (r.method, r.seed))
 
 

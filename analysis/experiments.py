@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from analysis.experiment_folder import METADATA_FILE, read_metadata
+from analysis.experiment_folder import COMPARISON, METADATA_FILE, read_metadata
 from objectives.usage import UsageError
 
 
@@ -79,3 +79,78 @@ def load(spec: str, results_dir: Path | None = None):
     except (OSError, ValueError) as e:
         raise ExperimentNotFound(f"{path / METADATA_FILE} is unreadable ({e}): the folder is damaged")
     return load_experiment(path.name, load_tuner=False, local_path=str(path.parent))
+
+
+# -- comparisons ------------------------------------------------------------------------------
+
+
+def comparison_names(results_dir: Path) -> list[str]:
+    """Comparisons in `results_dir`, oldest first (by their newest run)."""
+    names: list[str] = []
+    for path in list_experiment_dirs(results_dir):
+        try:
+            name = read_metadata(path).get(COMPARISON)
+        except (OSError, ValueError):
+            continue
+        if name:
+            if name in names:
+                names.remove(name)
+            names.append(name)
+    return names
+
+
+def resolve_comparison(spec: str, results_dir: Path | None = None) -> str:
+    """The comparison named by SPEC: its name, a unique prefix, `latest`, or one of its runs
+    (name or folder)."""
+    results_dir = Path(results_dir) if results_dir else default_results_dir()
+    names = comparison_names(results_dir)
+    if spec in names:
+        return spec
+    as_path = Path(spec).expanduser()
+    run_folder = as_path if as_path.is_dir() else results_dir / spec
+    if (run_folder / METADATA_FILE).is_file():
+        try:
+            name = read_metadata(run_folder).get(COMPARISON)
+        except (OSError, ValueError):
+            name = None
+        if name:
+            return name
+        raise ExperimentNotFound(f"{run_folder.name} is a single run, not part of a comparison")
+    if not names:
+        raise ExperimentNotFound(f"no comparisons in {results_dir}: run experiments/compare.py "
+                                 "first, or pass --results-dir")
+    if spec == "latest":
+        return names[-1]
+    matches = [n for n in names if n.startswith(spec)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ExperimentNotFound(f"no comparison named {spec!r} in {results_dir}; the newest is {names[-1]}")
+    raise ExperimentNotFound(f"{spec!r} matches comparisons {', '.join(matches[:5])}: be more specific")
+
+
+def comparison_run_folders(name: str, results_dir: Path | None = None) -> list[Path]:
+    """The experiment folders of comparison `name`."""
+    results_dir = Path(results_dir) if results_dir else default_results_dir()
+    found = []
+    for path in list_experiment_dirs(results_dir):
+        try:
+            if read_metadata(path).get(COMPARISON) == name:
+                found.append(path)
+        except (OSError, ValueError):
+            continue
+    if not found:
+        raise ExperimentNotFound(f"comparison {name!r} has no experiments in {results_dir}")
+    return found
+
+
+def resolve_runs(spec: str, results_dir: Path | None = None) -> list[Path]:
+    """The experiment folders SPEC names: one experiment (a path, a name, a unique prefix, or
+    `latest`), or every run of a comparison (its name or a unique prefix of it)."""
+    try:
+        return [resolve_experiment(spec, results_dir)]
+    except ExperimentNotFound as not_an_experiment:
+        try:
+            return comparison_run_folders(resolve_comparison(spec, results_dir), results_dir)
+        except ExperimentNotFound:
+            raise not_an_experiment from None

@@ -1,7 +1,12 @@
-"""Summarise one experiment: trials, early stops, best configuration, test error, utilization.
+"""Summarise an experiment: trials, early stops, the best configuration and where its weights
+are, its test score, how busy the workers were.
 
     python -m analysis.summarize latest
-    python -m analysis.summarize asha-fashion-mnist-lenet --json
+    python -m analysis.summarize cmp-20261128-101500            # every run of a comparison
+    python -m analysis.summarize latest --json --trials-csv trials.csv
+
+EXPERIMENT is an experiment's name, a unique name prefix, its folder, `latest`, or a
+comparison's name (then every run of it is summarised).
 """
 
 from __future__ import annotations
@@ -11,9 +16,12 @@ import json
 import math
 from pathlib import Path
 
+import pandas as pd
+
 from analysis import experiment_folder as folder
 from analysis.experiment_folder import hyperparameter_columns
-from analysis.experiments import add_results_dir_flag, load, resolve_experiment
+from analysis.experiments import add_results_dir_flag, load, resolve_runs
+from analysis.figure_files import check_output_file
 from analysis.metrics import stopped_early, trial_segments, wallclock_seconds, worker_utilization
 from objectives.usage import run_command
 
@@ -27,13 +35,13 @@ def _clean(value):
     return value
 
 
-def best_config(best, results, metadata: dict) -> dict:
-    config = {c[len("config_"):]: _clean(best[c]) for c in hyperparameter_columns(metadata, results)}
+def config_of(row, results: pd.DataFrame, metadata: dict) -> dict:
+    """The hyperparameters of a result row (a recorded configuration's id resolved to them)."""
+    config = {c[len("config_"):]: _clean(row[c]) for c in hyperparameter_columns(metadata, results)}
     if "config_id" in config:
-        # a recorded configuration (simulated, or --search-space recorded): show its values
         from objectives.tables import recorded_configurations
 
-        config.update(recorded_configurations(metadata["objective"]).get(int(config["config_id"]), {}))
+        config.update(recorded_configurations(metadata[folder.OBJECTIVE]).get(int(config["config_id"]), {}))
     return config
 
 
@@ -45,10 +53,33 @@ def trials_per_node(trial_nodes: dict) -> dict:
     return dict(sorted(counts.items()))
 
 
+def checkpoint_folder(path: Path, metadata: dict, trial_id: int) -> Path:
+    """Where a trial's checkpoints are: in its trial folder, or under the shared
+    --checkpoint-dir of a Ray run."""
+    shared = metadata.get("checkpoint_dir")
+    if shared:
+        return Path(shared) / path.name / str(trial_id)
+    return path / str(trial_id) / folder.CHECKPOINTS_DIR
+
+
+def load_model_lines(metadata: dict, config: dict, checkpoint: Path) -> list[str] | None:
+    """Two lines of Python that load the best trial's model, where the objective says how."""
+    from objectives import UnknownObjective, load_objective
+
+    try:
+        objective = load_objective(metadata.get(folder.OBJECTIVE_SPEC, metadata.get(folder.OBJECTIVE)))
+    except UnknownObjective:
+        return None
+    if objective.load_model_code is None:
+        return None
+    return objective.load_model_code.format(config=config, checkpoint=checkpoint).splitlines()
+
+
 def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
-    """The summary of EXPERIMENT (name, prefix, path or `latest`) as a flat dict. Keys named
-    after the objective's metric and resource: best_validation_error, epochs_total, ..."""
+    """The summary of one experiment (name, prefix, folder or `latest`) as a flat dict. Keys
+    named after the objective's metric and resource: best_validation_error, epochs_total, ..."""
     experiment = load(str(spec), results_dir)
+    path = Path(experiment.path)
     metadata = experiment.metadata or {}
     results = experiment.results
     metric, mode = folder.metric_of(metadata), folder.mode_of(metadata)
@@ -59,9 +90,11 @@ def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
     wallclock = wallclock_seconds(results, segments)
     summary = {
         "name": experiment.name,
-        "path": str(resolve_experiment(str(spec), results_dir)),
+        "path": str(path),
+        "comparison": metadata.get(folder.COMPARISON),
         "objective": metadata.get(folder.OBJECTIVE),
         "scheduler": metadata.get(folder.SCHEDULER),
+        "seed": metadata.get(folder.SEED),
         "trial_backend": metadata.get(folder.TRIAL_BACKEND),
         "n_workers": n_workers,
         "smoke": metadata.get(folder.SMOKE, False),
@@ -72,6 +105,7 @@ def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
         f"best_{metric}": None,
         "best_trial_id": None,
         "best_config": None,
+        "best_checkpoint": None,
         "trials_failed": 0,
         "failures": {},
         "wallclock_s": round(wallclock, 2),
@@ -83,6 +117,9 @@ def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
         summary[test_metric] = _clean(metadata.get(test_metric))
     failures = {str(s.trial_id): s.error or "" for s in folder.timeline_of(metadata) if s.status == "Failed"}
     summary.update(trials_failed=len(failures), failures=failures)
+    if metadata.get(folder.SEARCHER_COUNTS):
+        counts = metadata[folder.SEARCHER_COUNTS]
+        summary["suggestions_by_source"] = {k: v for k, v in counts.items() if k != "fallback_errors"}
     if metadata.get(folder.TRIAL_NODES):  # a Ray cluster: where the trials ran
         summary.update(cluster_nodes=metadata.get(folder.RAY_CLUSTER, {}).get("nodes"),
                        trials_per_node=trials_per_node(metadata[folder.TRIAL_NODES]))
@@ -91,38 +128,96 @@ def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
     best = results.loc[results[metric].idxmin() if mode == "min" else results[metric].idxmax()]
     max_t = folder.max_resource_of(metadata, results)
     utilization = worker_utilization(segments, n_workers, wallclock)
+    config = config_of(best, results, metadata)
     summary.update({
         "trials": int(results["trial_id"].nunique()),
         "trials_stopped_early": len(stopped_early(results, resource_attr, max_t)),
         f"{resource_attr}s_total": int(len(results)),
         f"best_{metric}": _clean(best[metric]),
         "best_trial_id": int(best["trial_id"]),
-        "best_config": best_config(best, results, metadata),
+        "best_config": config,
         "worker_utilization": None if utilization is None else round(utilization, 4),
     })
+    checkpoint = checkpoint_folder(path, metadata, int(best["trial_id"]))
+    if checkpoint.exists():
+        summary["best_checkpoint"] = str(checkpoint)
+        lines = load_model_lines(metadata, config, checkpoint)
+        if lines:
+            summary["load_best_model"] = lines
     return summary
 
 
-def format_summary(summary: dict) -> str:
-    def show(value):
-        if isinstance(value, float):
-            return f"{value:.4f}"
-        if isinstance(value, dict):
-            return ", ".join(f"{k}={show(v)}" for k, v in value.items())
-        return "-" if value is None else str(value)
+def trials_table(spec, results_dir: Path | None = None) -> pd.DataFrame:
+    """One row per trial: its hyperparameters, how far it got, its last and best value, and how
+    it ended (completed, stopped early, failed, killed at the end)."""
+    experiment = load(str(spec), results_dir)
+    metadata, results = experiment.metadata or {}, experiment.results
+    if results is None or results.empty:
+        return pd.DataFrame()
+    metric, mode = folder.metric_of(metadata), folder.mode_of(metadata)
+    resource = folder.resource_attr_of(metadata)
+    max_t = folder.max_resource_of(metadata, results)
+    stopped = stopped_early(results, resource, max_t)
+    ended = {s.trial_id: s.status for s in folder.timeline_of(metadata)}  # the last run's status
+    rows = []
+    for trial_id, trial in results.sort_values(resource).groupby("trial_id"):
+        last = trial.iloc[-1]
+        row = {"trial_id": int(trial_id), **config_of(last, results, metadata),
+               resource: int(last[resource]), f"last_{metric}": float(last[metric]),
+               f"best_{metric}": float(trial[metric].min() if mode == "min" else trial[metric].max()),
+               "ended": "stopped early" if trial_id in stopped else ended.get(int(trial_id), "-")}
+        rows.append(row)
+    return pd.DataFrame(rows)
 
+
+def _show(value) -> str:
+    """Significant digits, not fixed decimals: a learning rate of 1.2e-4 stays readable."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_show(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "\n".join(str(v) for v in value)
+    return "-" if value is None else str(value)
+
+
+def format_summary(summary: dict) -> str:
     width = max(len(key) for key in summary)
-    return "\n".join(f"{key:<{width}}  {show(value)}" for key, value in summary.items())
+    lines = []
+    for key, value in summary.items():
+        text = _show(value).replace("\n", "\n" + " " * (width + 2))
+        lines.append(f"{key:<{width}}  {text}")
+    return "\n".join(lines)
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Summarise one experiment.")
-    parser.add_argument("experiment", help="name, unique name prefix, path, or 'latest'")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("experiment", help="name, unique name prefix, folder, 'latest', or a comparison")
     add_results_dir_flag(parser)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--json", action="store_true", help="print JSON (a list for a comparison)")
+    parser.add_argument("--trials-csv", type=Path, default=None, metavar="FILE",
+                        help="also write one row per trial (one experiment only)")
     args = parser.parse_args(argv)
-    summary = run_command(lambda: summarize_experiment(args.experiment, args.results_dir))
-    print(json.dumps(summary, indent=1) if args.json else format_summary(summary))
+
+    def summarise():
+        folders = resolve_runs(args.experiment, args.results_dir)
+        if args.trials_csv is not None:
+            check_output_file(args.trials_csv)
+            if len(folders) > 1:
+                from objectives.usage import UsageError
+
+                raise UsageError("--trials-csv: name one experiment, not a comparison")
+        return folders, [summarize_experiment(f) for f in folders]
+
+    folders, summaries = run_command(summarise)
+    if args.trials_csv is not None:
+        trials_table(folders[0]).to_csv(args.trials_csv, index=False)
+    if args.json:
+        print(json.dumps(summaries[0] if len(summaries) == 1 else summaries, indent=1))
+    else:
+        print("\n\n".join(format_summary(s) for s in summaries))
+    if args.trials_csv is not None:
+        print(f"wrote {args.trials_csv}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 from objectives.objective import Objective, TrialRun
 
+CHECKPOINT_FILE = "checkpoint.pt"  # objectives.training writes it; here without importing torch
+
 
 @dataclass(frozen=True)
 class ImageClassifier:
@@ -66,4 +68,8 @@ class ImageClassifier:
             metric="validation_error", mode="min", resource_attr="epoch",
             default_config=default_config, prepare_data=self.prepare_data, preload=self.preload,
             evaluate_test=self.evaluate_test, test_metric="test_error", description=description,
+            load_model_code=(
+                f"import torch; from {self.build_model.__module__} import build_model\n"
+                "model = build_model({config}); model.load_state_dict(torch.load("
+                f"'{{checkpoint}}/{CHECKPOINT_FILE}', weights_only=True)['model'])"),
         )

@@ -65,6 +65,9 @@ class Objective:
         evaluate_test: `evaluate_test(config, checkpoint_dir, data) -> float`, the best trial's
             score on held-out test data after tuning, recorded as `test_metric` (optional).
         test_metric: the name under which that score is recorded.
+        load_model_code: two lines of Python that load a trained model, with placeholders
+            {config} and {checkpoint} (the trial's checkpoint folder), shown with the best trial
+            in summaries (optional).
         description: one line for help texts.
     """
 
@@ -80,6 +83,7 @@ class Objective:
     preload: Callable[[str | None], None] | None = None
     evaluate_test: Callable[[dict[str, Any], str, str | None], float] | None = None
     test_metric: str = "test_error"
+    load_model_code: str | None = None
     description: str = field(default="")
 
     def __post_init__(self):

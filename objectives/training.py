@@ -20,9 +20,10 @@ import torch.nn.functional as F
 
 from objectives.data import Splits
 from objectives.files import atomic_file
+from objectives.image_classification import CHECKPOINT_FILE
 from objectives.torch_compat import cpu_has_native_bf16
 
-CHECKPOINT_NAME = "checkpoint.pt"
+CHECKPOINT_NAME = CHECKPOINT_FILE
 PRECISION_ENV = "HPO_PRECISION"
 EVAL_BATCH_SIZE = 500  # evaluation holds no gradients; larger batches cost memory, not speed
 
