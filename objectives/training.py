@@ -172,6 +172,8 @@ def train(
             return
         validation_error, validation_loss = evaluate(model, val_x, val_y, mean_t, std_t, bf16)
         epoch_time = time.perf_counter() - started
+        if device.type == "cuda":  # what this trial's tensors took on its GPU at the peak
+            timing["gpu_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
         if setup.checkpoint_dir:
             save_checkpoint(setup.checkpoint_dir, epoch, model, optimizer)
         report(

@@ -112,3 +112,24 @@ def test_simulation_without_table_is_a_clear_error(tmp_path):
                             "tests.toy_objectives:quadratic", "--results-dir", str(tmp_path)], check=False)
     assert completed.returncode == 2 and "record_curves.py" in completed.stderr
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("method", ["asha", "sync_sh_waiting"])
+def test_skipping_idle_polls_changes_no_result(tmp_path, method):
+    """The simulated tuner jumps over polls that find nothing; every result, decision and
+    simulated time must be those of polling every 0.2 s."""
+    from experiments.tuning.build import build_tuner
+    from experiments.tuning.callbacks import SimulatedResults
+    from experiments.tuning.plan import RunRequest, make_plan
+
+    frames = []
+    for skip in (True, False):
+        plan = make_plan(RunRequest(backend="simulated", method=method, workers=4, seed=5,
+                                    budget_s=400, results_dir=tmp_path / str(skip)))
+        tuner = build_tuner(plan)
+        callback = next(c for c in tuner.callbacks if isinstance(c, SimulatedResults))
+        callback.skip_idle_polls = skip
+        tuner.run()
+        frames.append(pd.read_csv(tuner.tuner_path / "results.csv.zip"))
+    assert len(frames[0]) > 50
+    pd.testing.assert_frame_equal(frames[0], frames[1])

@@ -1,13 +1,22 @@
 """Replay a recorded objective in simulated time with Syne Tune's simulator.
 
 The table written by `experiments/record_curves.py` (per configuration and epoch: validation
-error and elapsed training time) becomes a tabular blackbox; `UserBlackboxBackend` then
-answers trials from it and advances a simulated clock by the recorded epoch times, plus a
-start-up cost per trial. The schedulers are the same objects as in real runs; here they search
-over the recorded configurations (`config_id`), since the table knows nothing else.
+error and elapsed training time) answers the trials through `UserBlackboxBackend`, which
+advances a simulated clock by the recorded epoch times, plus a start-up cost per trial, and
+polls as the real tuner does (every 0.2 s). The schedulers are the same objects as in real
+runs. Two ways to serve configurations:
+- `surrogate` (default): the schedulers search the objective's real space (learning rate,
+  batch size, ...), as model-based searchers need; a configuration is served by a surrogate
+  fitted to the table (experiments/backends/surrogate.py);
+- `recorded` (`--search-space recorded`): only the recorded configurations, by id, each its
+  exact recording: what the fidelity check against real runs compares.
+Simulated time does not include the scheduler's own computing time (see
+compat.syne_tune.deterministic_clock), so a run is the same whatever the machine's load.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import pandas as pd
@@ -64,14 +73,37 @@ def make_blackbox(frame: pd.DataFrame, max_epochs: int) -> SingleColumnTabular:
     )
 
 
-def make_backend(frame: pd.DataFrame, max_epochs: int, startup_s: float):
+def make_backend(blackbox, startup_s: float, poll_s: float):
+    """The simulator over `blackbox`; `seed=0`: with None, every trial start draws from numpy's
+    global generator, shifting the schedulers' own draws from it."""
     from syne_tune.backend.simulator_backend.simulator_backend import SimulatorConfig
     from syne_tune.blackbox_repository import UserBlackboxBackend
 
-    return UserBlackboxBackend(
-        blackbox=make_blackbox(frame, max_epochs),
+    from experiments.compat.syne_tune import deterministic_clock
+
+    backend = UserBlackboxBackend(
+        blackbox=blackbox,
         elapsed_time_attr=ELAPSED_ATTR,
         max_resource_attr=RESOURCE_BOUND,
         seed=0,
         simulator_config=SimulatorConfig(delay_start=startup_s),
+        tuner_sleep_time=poll_s,
     )
+    deterministic_clock(backend)
+    return backend
+
+
+@functools.lru_cache(maxsize=8)
+def served_blackbox(objective_name: str, recorded: bool):
+    """The recorded configurations by id, or the surrogate over the real space: fitted once
+    per process (a study runs thousands of simulations over the same table)."""
+    frame, metadata = recorded_table(objective_name)
+    max_epochs = int(metadata["max_epochs"])
+    if recorded:
+        return make_blackbox(frame, max_epochs)
+    from experiments.backends.surrogate import surrogate_blackbox
+    from objectives import load_objective
+    from objectives.tables import recorded_configurations
+
+    return surrogate_blackbox(frame, recorded_configurations(objective_name),
+                              load_objective(objective_name).search_space, max_epochs)

@@ -13,6 +13,13 @@ Why the public API does not do, for each:
   `launch_trial`, `end_trial_process` and `before_reading_results`, and places trials on the
   GPU running the fewest trials (LocalBackend sends every trial beyond one per GPU to the same
   GPU, which breaks several trials per GPU).
+- `SimulatorCallback._tuner`, `._time_keeper`, `._tuner_sleep_time`, and
+  `SimulatorBackend._simulator_state`: the simulated tuner polls its trials every 0.2
+  simulated seconds, as the real one does, and most polls find nothing; `FastForward` jumps
+  over the polls before the next simulated event, with the same results.
+- `SimulatorBackend._time_keeper`: the simulator advances its clock by the real time spent
+  outside the backend (the scheduler's computing, the machine's load), so simulated runs
+  differ from one machine state to the next; `deterministic_clock` charges none of it.
 - `TrialBackend._trial_dict`: resuming an interrupted synchronous SH run must make a trial that
   was killed at the interruption resumable again; the backend's Trial objects are reachable
   only there.
@@ -20,9 +27,12 @@ Why the public API does not do, for each:
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
 from syne_tune import Tuner
+from syne_tune.backend.simulator_backend.simulator_callback import SimulatorCallback
 from syne_tune.backend.trial_status import Status, Trial
 
 PRIVATE_NAMES = [
@@ -38,6 +48,14 @@ PRIVATE_NAMES = [
     ("syne_tune.backend.LocalBackend", "_gpus_for_new_trial", "(self) -> list[int]"),
     ("syne_tune.backend.LocalBackend", "_busy_trial_id_candidates", "attribute: set"),
     ("syne_tune.backend.trial_backend.TrialBackend", "_trial_dict", "attribute: dict"),
+    ("syne_tune.backend.simulator_backend.simulator_backend.SimulatorBackend", "_time_keeper",
+     "attribute: SimulatedTimeKeeper"),
+    ("syne_tune.backend.simulator_backend.simulator_backend.SimulatorBackend", "_simulator_state",
+     "attribute: SimulatorState"),
+    ("syne_tune.backend.simulator_backend.simulator_callback.SimulatorCallback", "_tuner", "attribute"),
+    ("syne_tune.backend.simulator_backend.simulator_callback.SimulatorCallback", "_time_keeper", "attribute"),
+    ("syne_tune.backend.simulator_backend.simulator_callback.SimulatorCallback", "_tuner_sleep_time",
+     "attribute"),
 ]
 
 
@@ -67,6 +85,14 @@ class SchedulingTuner(Tuner):
             started += 1
         if started == 0:
             self._sleep()
+
+    def _sleep(self):
+        # as the stock one, without time.sleep(0) when the simulator sets the sleep to 0: that
+        # call yields the processor on every loop, a second per simulated run on a busy machine
+        if self.sleep_time > 0:
+            time.sleep(self.sleep_time)
+        for callback in self.callbacks:
+            callback.on_tuning_sleep(self.sleep_time)
 
 
 class ProcessHooks:
@@ -99,6 +125,9 @@ class ProcessHooks:
     def _schedule(self, trial_id: int, config: dict[str, Any]):
         self.launch_trial(trial_id, config)
         self._busy_trial_id_candidates.add(trial_id)  # LocalBackend polls only these
+        if getattr(self, "trial_gpu", None):  # rotated over GPUs: LocalBackend's public record
+            # trial_id -> the GPUs its latest run was given
+            self.__dict__.setdefault("gpu_of_trial", {})[trial_id] = list(self.trial_gpu.get(trial_id, []))
 
     def _kill_process(self, trial_id: int):
         self.end_trial_process(trial_id)
@@ -124,3 +153,49 @@ def trial_of(backend, trial_id: int) -> Trial:
 def make_resumable(backend, trial_id: int) -> None:
     """Let a trial killed by an interruption be resumed like a paused one."""
     backend._trial_dict[trial_id].status = Status.paused
+
+
+def deterministic_clock(backend) -> None:
+    """Let a simulator backend's clock advance only by simulated events and the tuner's
+    simulated sleeps, not by the real time the scheduler and tuner took between calls."""
+    from syne_tune.backend.simulator_backend.time_keeper import SimulatedTimeKeeper
+
+    class EventClock(SimulatedTimeKeeper):
+        def real_time_since_last_recent_exit(self) -> float:
+            return 0.0
+
+    backend._time_keeper = EventClock()
+
+
+class FastForward(SimulatorCallback):
+    """Syne Tune's simulator callback, jumping over idle polls.
+
+    While every worker is busy (or a synchronous scheduler waits), each 0.2 s poll of the
+    simulated tuner finds nothing until the next simulated event. Here one sleep advances the
+    clock by as many poll steps as lie before that event, added one by one as the stock
+    callback would, so every poll that finds something happens at the same simulated time:
+    the results are those of polling every step, in a fraction of the tuner loops. Only when
+    no event was handled since the tuner's last fetch (stopping or pausing a trial moves the
+    clock and handles events whose results the next poll must fetch).
+    """
+
+    skip_idle_polls = True  # False: poll every step, as the stock callback (to compare)
+
+    def on_fetch_status_results(self, trial_status_dict, new_results):
+        super().on_fetch_status_results(trial_status_dict, new_results)
+        state = self._tuner.trial_backend._simulator_state
+        self._after_fetch = (len(state.event_heap), state.events_added)
+
+    def _handled_since_fetch(self) -> bool:
+        state = self._tuner.trial_backend._simulator_state
+        length, added = getattr(self, "_after_fetch", (0, 0))
+        return length + (state.events_added - added) > len(state.event_heap)
+
+    def on_tuning_sleep(self, sleep_time: float):
+        step = self._tuner_sleep_time
+        heap = self._tuner.trial_backend._simulator_state.event_heap
+        polls = 1
+        if self.skip_idle_polls and heap and step > 0 and not self._handled_since_fetch():
+            polls = max(1, math.ceil((heap[0][0] - self._time_keeper.time()) / step))
+        for _ in range(polls):
+            self._time_keeper.advance(step)

@@ -271,17 +271,25 @@ class FixedBoTorchSearcher(CountingMixin, BoTorchSearcher):
         # and the noise variance on that same scale.
         return SingleTaskGP(X, Y, train_Yvar=train_Yvar, outcome_transform=None, input_transform=warp)
 
+    def _fitted_gp(self):
+        """The GP on the observations so far, fitted once per set of observations: several
+        suggestions between two new results differ only in their pending points."""
+        observed = len(self.trial_observations)
+        if getattr(self, "_fit", None) is None or self._fit[0] != observed:
+            X, y = self._training_data()
+            Y = standardize(-y)  # botorch maximizes; Syne Tune searchers minimize
+            gp = self._build_gp(X, Y)
+            fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp))
+            self._fit = (observed, gp, Y, X.shape[-1])
+        return self._fit[1:]
+
     def _suggest_from_model(self) -> dict:
-        X, y = self._training_data()
         subsampled = self.max_num_observations is not None and len(self.trial_observations) > self.max_num_observations
-        Y = standardize(-y)  # botorch maximizes; Syne Tune searchers minimize
-        gp = self._build_gp(X, Y)
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp))
+        gp, Y, d = self._fitted_gp()
         X_pending = None
         if self.fantasising and not subsampled and self._pending_configs:
             X_pending = self._encode(list(self._pending_configs.values()))
         acq = qLogExpectedImprovement(model=gp, best_f=Y.max(), X_pending=X_pending)
-        d = X.shape[-1]
         if self.optimization_strategy == "random":
             cand = torch.rand(self.num_raw_samples, 1, d, dtype=self._dtype)
             with torch.no_grad():

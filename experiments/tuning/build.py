@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 from syne_tune import StoppingCriterion
 from syne_tune.config_space import choice
 
@@ -32,11 +33,11 @@ TUNER_SLEEP_S = 0.2
 
 def search_space_of(plan: RunPlan) -> dict:
     """What the scheduler searches: the objective's space, or the recorded configurations."""
-    if plan.simulated:
-        from experiments.backends.simulated import recorded_search_space
-
-        return recorded_search_space(plan.simulation.table)
     if plan.search_space == "recorded":
+        if plan.simulated:  # the complete recordings only
+            from experiments.backends.simulated import recorded_search_space
+
+            return recorded_search_space(plan.simulation.table)
         return {"config_id": choice(sorted(recorded_configurations(plan.objective.name)))}
     return dict(plan.objective.search_space)
 
@@ -65,9 +66,10 @@ def make_backend(plan: RunPlan, config_space: dict):
     # replaced by the real path).
     backend_space = {**config_space, "st_checkpoint_dir": "unused"}
     if plan.simulated:
-        from experiments.backends.simulated import make_backend as simulated_backend
+        from experiments.backends import simulated
 
-        return simulated_backend(plan.simulation.table, plan.max_resource, plan.simulation.startup_s)
+        blackbox = simulated.served_blackbox(plan.objective.name, recorded=plan.search_space == "recorded")
+        return simulated.make_backend(blackbox, plan.simulation.startup_s, poll_s=TUNER_SLEEP_S)
     if plan.backend == "ray":
         from experiments.backends.ray_tasks import RayTrialBackend
 
@@ -101,6 +103,7 @@ def make_scheduler(plan: RunPlan, config_space: dict):
         points_to_evaluate=first,
         max_resource_attr=RESOURCE_BOUND,
         brackets=plan.brackets,
+        n_workers=plan.n_workers,
     ))
 
 
@@ -144,6 +147,10 @@ def rung_levels_of(plan: RunPlan) -> list[int] | None:
 
 
 def build_tuner(plan: RunPlan):
+    # Syne Tune 0.16's ASHA draws its brackets, and its stock random searcher its
+    # configurations, from numpy's global generator, not from their random_seed: seeded here,
+    # a run is the same whatever ran before it in this process (a comparison runs many).
+    np.random.seed(plan.seed)
     config_space = scheduler_space(plan)
     scheduler = make_scheduler(plan, config_space)
     return make_tuner(

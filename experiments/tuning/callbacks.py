@@ -12,7 +12,6 @@ import math
 import sys
 import time
 
-from syne_tune.backend.simulator_backend.simulator_callback import SimulatorCallback
 from syne_tune.backend.trial_status import Status
 from syne_tune.constants import ST_TRIAL_ID, ST_TUNER_TIME, ST_WORKER_TIMESTAMP
 from syne_tune.optimizer.scheduler import SchedulerDecision
@@ -22,6 +21,7 @@ from syne_tune.tuner_callback import TunerCallback
 from syne_tune.tuner_logger import TunerLogger
 
 from analysis.experiment_folder import TimelineSegment, lowest_free_worker, write_results, write_timeline
+from experiments.compat.syne_tune import FastForward
 
 ENDED = {Status.completed, Status.failed, Status.stopped, Status.paused}
 
@@ -87,9 +87,9 @@ class StoreResults(StoreResultsCallback):
         super().on_tuning_end()
 
 
-class SimulatedResults(SimulatorCallback):
-    """Syne Tune's simulator callback (simulated clock and stop), with `config_*` columns for
-    the searched hyperparameters only."""
+class SimulatedResults(FastForward):
+    """Syne Tune's simulator callback (simulated clock and stop, idle polls skipped), with
+    `config_*` columns for the searched hyperparameters only."""
 
     def __init__(self, hyperparameters: set[str] | None = None):
         super().__init__()

@@ -189,7 +189,7 @@ def make_plan(request: RunRequest) -> RunPlan:
         max_failures=request.max_failures, tags=dict(request.tags),
         timestamp_name=request.timestamp_name, request=request,
         budget_s=request.budget_s or (SMOKE_BUDGET_S if request.smoke else DEFAULT_BUDGET_S),
-        search_space="recorded" if request.backend == "simulated" else request.search_space,
+        search_space=request.search_space,
     )
     if request.backend == "simulated":
         return plan_simulation(request, objective, common)

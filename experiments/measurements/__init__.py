@@ -1,0 +1,1 @@
+"""Measurements behind the benchmark commands (bench.py, gpu_check.py)."""
