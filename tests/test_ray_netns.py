@@ -127,9 +127,10 @@ def test_asha_on_two_machines_ships_the_data_to_the_one_lacking_it(two_machines_
 
     elapsed = time.monotonic() - started
     per_machine = {label: sum(node_ids[n] == label for n in trial_nodes.values()) for label in "AB"}
-    print(f"\n{summary['trials']} trials (per machine {per_machine}), {summary['epochs_total']} "
-          f"epochs; timings {({k: round(v, 1) for k, v in cluster.timings.items()})}, "
-          f"total {elapsed:.1f} s")
+    timings = {k: round(v, 1) for k, v in cluster.timings.items()}
+    print(f"\n{len(trial_nodes)} trials started (per machine {per_machine}), "
+          f"{summary['trials']} reported, {summary['epochs_total']} epochs; "
+          f"timings {timings}, total {elapsed:.1f} s")
     assert cluster.leftovers() == NOTHING_LEFT
 
 
