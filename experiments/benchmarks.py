@@ -59,14 +59,15 @@ def paired_ratios(numerators: Iterable[float], denominators: Iterable[float]) ->
     return [n / d for n, d in zip(numerators, denominators)]
 
 
-def describe(value) -> str:
+def describe(value, nested: bool = False) -> str:
     """A figure for the human table: spreads as 'median [min, max] (n repeats)'."""
     if isinstance(value, dict) and set(value) == {"median", "min", "max", "repeats"}:
         return f"{value['median']:g} [{value['min']:g}, {value['max']:g}] ({value['repeats']} repeats)"
     if isinstance(value, dict):
-        return ", ".join(f"{k}={describe(v)}" for k, v in value.items())
+        text = ", ".join(f"{k}={describe(v, True)}" for k, v in value.items())
+        return f"{{{text}}}" if nested else text
     if isinstance(value, list):
-        return "; ".join(describe(v) for v in value)
+        return "[" + ", ".join(describe(v, True) for v in value) + "]"
     return str(value)
 
 
