@@ -51,7 +51,7 @@ def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
     experiment = load(str(spec), results_dir)
     metadata = experiment.metadata or {}
     results = experiment.results
-    metric, mode = folder.metric_of(metadata), folder.mode_of(metadata)
+    metric = folder.metric_of(metadata)
     resource_attr = folder.resource_attr_of(metadata)
     test_metric = metadata.get(folder.TEST_METRIC, "test_error")
     n_workers = int(metadata.get(folder.N_WORKERS, 1))
@@ -86,9 +86,9 @@ def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
     if metadata.get(folder.TRIAL_NODES):  # a Ray cluster: where the trials ran
         summary.update(cluster_nodes=metadata.get(folder.RAY_CLUSTER, {}).get("nodes"),
                        trials_per_node=trials_per_node(metadata[folder.TRIAL_NODES]))
-    if results is None or results.empty or metric not in results:
+    best = folder.best_row(results, metadata)
+    if best is None:
         return summary
-    best = results.loc[results[metric].idxmin() if mode == "min" else results[metric].idxmax()]
     max_t = folder.max_resource_of(metadata, results)
     utilization = worker_utilization(segments, n_workers, wallclock)
     summary.update({
