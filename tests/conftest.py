@@ -72,3 +72,14 @@ def smoke_experiment(smoke_results_dir) -> Path:
         "--max-wallclock-time", "20", "--max-epochs", "8", "--grace-period", "1",
         "--reduction-factor", "2", "--seed", "1",
     )
+
+
+@pytest.fixture(scope="session")
+def comparison_dir(tmp_path_factory) -> Path:
+    """A real comparison on synthetic data: ASHA and synchronous SH, seeds 0 and 1, 2 workers,
+    10 s each, 4 epochs at most; comparison name smoke-cmp."""
+    results_dir = tmp_path_factory.mktemp("comparison")
+    run_script(["experiments/compare.py", "--smoke", "--seeds", "2", "--workers", "2",
+                "--max-wallclock-time", "10", "--max-epochs", "4", "--grace-period", "1",
+                "--comparison-name", "smoke-cmp", "--results-dir", str(results_dir)], timeout=300)
+    return results_dir
