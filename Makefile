@@ -6,6 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 FASHION_MNIST_DEB := /usr/share/datasets/fashion-mnist
+CHROMIUM := /usr/bin/chromium
+# apt-get install (as root, or through sudo) of the packages named after it
+APT_INSTALL = SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq
 
 # A real CIFAR-10 copy beside the checkout, where present, serves tests and local runs.
 CIFAR10_ARCHIVE := $(wildcard ../shared/data/cifar10-jpeg.tar.gz)
@@ -13,9 +16,9 @@ ifneq ($(CIFAR10_ARCHIVE),)
 export CIFAR10_DIR ?= $(abspath $(CIFAR10_ARCHIVE))
 endif
 
-.PHONY: setup data run test clean
+.PHONY: setup data chromium run test clean
 
-setup: $(STAMP) data
+setup: $(STAMP) data chromium
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,11 +32,18 @@ $(STAMP): $(PY) setup.cfg pyproject.toml
 data: $(STAMP)
 	@if [ -z "$$FASHION_MNIST_DIR" ] && [ ! -e $(FASHION_MNIST_DEB)/train-images-idx3-ubyte.gz ] \
 	    && command -v apt-get >/dev/null; then \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist \
+	  $(APT_INSTALL) dataset-fashion-mnist \
 	    || echo "warning: could not install dataset-fashion-mnist; see README, Data"; \
 	fi
 	$(PY) -m objectives.prepare_data fashion_mnist_lenet
+
+# Debian's Chromium where apt-get can install it: the tests open the HTML report in it (and skip
+# that test without it).
+chromium:
+	@if [ ! -x $(CHROMIUM) ] && command -v apt-get >/dev/null; then \
+	  $(APT_INSTALL) chromium \
+	    || echo "warning: could not install chromium; the browser test of the report will be skipped"; \
+	fi
 
 run: setup
 	$(PY) experiments/run_asha.py --workers 2

@@ -47,8 +47,7 @@ def load_runs(name: str, results_dir: Path | None = None) -> list[Run]:
     runs = []
     for path in comparison_run_folders(name, results_dir):
         metadata = folder.read_metadata(path)
-        method = metadata.get(folder.METHOD, metadata.get(folder.SCHEDULER))
-        runs.append(Run(method, int(metadata[folder.SEED]), load(str(path))))
+        runs.append(Run(folder.method_of(metadata), int(metadata[folder.SEED]), load(str(path))))
     return sorted(runs, key=lambda r: (r.method, r.seed))
 
 
@@ -278,14 +277,19 @@ def text_rows(comparison: dict) -> list[dict]:
     return rows
 
 
+def caption(comparison: dict) -> list[str]:
+    """What was compared, and how to read the table: two lines."""
+    return [f"Comparison {comparison['comparison']}: {comparison['objective']}, "
+            f"{comparison['n_workers']} workers, {comparison['max_wallclock_time']:g} "
+            f"{'simulated ' if comparison['simulated'] else ''}s per run, target "
+            f"{comparison['metric']} {_show(comparison['target'])}",
+            "IQM [95% bootstrap interval] over seeds (time to target: median, misses counted as "
+            "never); '; d vs X *': paired difference to X, * where its interval excludes 0"]
+
+
 def format_table(comparison: dict) -> str:
-    header = (f"Comparison {comparison['comparison']}: {comparison['objective']}, "
-              f"{comparison['n_workers']} workers, {comparison['max_wallclock_time']:g} "
-              f"{'simulated ' if comparison['simulated'] else ''}s per run, target "
-              f"{comparison['metric']} {_show(comparison['target'])}\n"
-              "IQM [95% bootstrap interval] over seeds (time to target: median, misses counted as "
-              "never); '; d vs X *': paired difference to X, * where its interval excludes 0")
-    return header + "\n" + pd.DataFrame(text_rows(comparison)).to_string(index=False) + "\n" + verdict(comparison)
+    return "\n".join([*caption(comparison), pd.DataFrame(text_rows(comparison)).to_string(index=False),
+                      verdict(comparison)])
 
 
 def to_markdown(comparison: dict) -> str:

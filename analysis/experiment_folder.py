@@ -16,6 +16,7 @@ the timeline schema, so neither needs the other's code.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -43,6 +44,7 @@ SCHEDULER = "scheduler"  # the method's name, as the launchers accept it
 SCHEDULER_SETTINGS = "scheduler_settings"  # grace period, reduction factor, brackets, searcher
 RUNG_LEVELS = "rung_levels"  # only for schedulers that compare trials at rungs
 SEARCHER_COUNTS = "searcher_counts"  # where each suggestion came from (model, random, ...)
+TRIAL_BRACKETS = "trial_brackets"  # asynchronous Hyperband: each trial's bracket, as its rung levels
 RUNG_HISTORY = "rung_history"  # synchronous SH: every completed rung, its ranking and promotions
 N_WORKERS = "n_workers"
 SEED = "seed"
@@ -62,6 +64,7 @@ RESUMED = "resumed"
 COMMAND = "command"  # the command line that made the experiment
 TRIAL_NODES = "trial_nodes"  # Ray: the node each trial last ran on
 RAY_CLUSTER = "ray_cluster"
+CHECKPOINT_ROOT = "checkpoint_dir"  # Ray: the folder every node shares for checkpoints, if given
 
 # Experiments written before hyperparameters and settings were separated carried these
 # settings as config_<name> result columns.
@@ -105,6 +108,21 @@ def mode_of(metadata: dict) -> str:
     return mode[0] if isinstance(mode, list) else mode
 
 
+def method_of(metadata: dict) -> str | None:
+    """The method as a comparison names it (`ray_tune_asha` runs Ray Tune's scheduler, not a
+    Syne Tune one), else the scheduler."""
+    return metadata.get(METHOD, metadata.get(SCHEDULER))
+
+
+def best_row(results: pd.DataFrame | None, metadata: dict) -> pd.Series | None:
+    """The report with the best value of the metric (lowest or highest, by the mode), or None
+    where nothing was reported."""
+    metric = metric_of(metadata)
+    if results is None or results.empty or metric not in results or results[metric].isna().all():
+        return None
+    return results.loc[results[metric].idxmin() if mode_of(metadata) == "min" else results[metric].idxmax()]
+
+
 def resource_attr_of(metadata: dict) -> str:
     return metadata.get(RESOURCE_ATTR, "epoch")
 
@@ -125,10 +143,42 @@ def hyperparameter_columns(metadata: dict, results: pd.DataFrame) -> list[str]:
     return [c for c in columns if c[len("config_"):] not in LEGACY_SETTINGS]
 
 
+def is_finished(metadata: dict) -> bool:
+    """The launcher got to the end (older experiments had no flag but a test score at the end)."""
+    return bool(metadata.get(FINISHED, "test_error" in metadata))
+
+
 def is_partial(metadata: dict, results: pd.DataFrame | None) -> bool:
-    """Interrupted, or ended before the launcher finished (older experiments: no test score)."""
-    finished = metadata.get(FINISHED, "test_error" in metadata)
-    return results is None or not finished or bool(metadata.get(INTERRUPTED))
+    """Interrupted, or ended before the launcher finished."""
+    return results is None or not is_finished(metadata) or bool(metadata.get(INTERRUPTED))
+
+
+# A launcher killed hard (SIGKILL, a lost machine) leaves the folder a running one has: only
+# silence tells them apart. A running tuner rewrites metadata.json or results.csv.zip whenever a
+# trial starts, reports or ends; an epoch of the built-in objectives takes seconds to a minute.
+RUNNING_SILENCE_S = 300
+
+
+def run_status(experiment_dir: Path, metadata: dict) -> str:
+    """finished, interrupted (Ctrl-C or SIGTERM: --resume continues it), aborted (too many failed
+    trials), `running?` (unfinished, written to lately) or partial (unfinished and silent)."""
+    if metadata.get(ABORTED):
+        return "aborted"
+    if metadata.get(INTERRUPTED):
+        return "interrupted"
+    if is_finished(metadata):
+        return "finished"
+    files = [Path(experiment_dir) / name for name in (METADATA_FILE, RESULTS_FILE)]
+    last_write = max((f.stat().st_mtime for f in files if f.exists()), default=0.0)
+    return "running?" if time.time() - last_write < RUNNING_SILENCE_S else "partial"
+
+
+def checkpoint_folder(experiment_dir: Path, trial_id: int, checkpoint_root: Path | str | None) -> Path:
+    """Where a trial's checkpoints go: inside the experiment folder (as with every backend), or
+    under a root folder every node of a Ray cluster shares (metadata CHECKPOINT_ROOT)."""
+    if checkpoint_root is None:
+        return Path(experiment_dir) / str(trial_id) / CHECKPOINTS_DIR
+    return Path(checkpoint_root) / Path(experiment_dir).name / str(trial_id)
 
 
 # -- the worker timeline ----------------------------------------------------------------------

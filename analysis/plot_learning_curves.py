@@ -47,8 +47,8 @@ def plot_learning_curves(experiment, ax=None):
     results = results.sort_values("st_tuner_time")
     max_t = folder.max_resource_of(metadata, results)
     stopped = stopped_early(results, resource_attr, max_t)
-    best_row = results.loc[results[metric].idxmin() if mode == "min" else results[metric].idxmax()]
-    best_trial = int(best_row["trial_id"])
+    best = folder.best_row(results, metadata)
+    best_trial = int(best["trial_id"])
     for trial_id, trial in results.groupby("trial_id"):
         faded = trial_id in stopped
         ax.plot(trial["st_tuner_time"], trial[metric], linewidth=0.8, color="tab:gray" if faded else "tab:blue",
@@ -59,7 +59,7 @@ def plot_learning_curves(experiment, ax=None):
                zorder=3, alpha=0.6, label=f"stopped early by {metadata.get(folder.SCHEDULER, 'the scheduler')}")
     best_curve = results[results["trial_id"] == best_trial]
     ax.plot(best_curve["st_tuner_time"], best_curve[metric], color="tab:orange", linewidth=2.5,
-            zorder=4, label=f"best trial ({best_trial}): {metric} {best_row[metric]:.4g}")
+            zorder=4, label=f"best trial ({best_trial}): {metric} {best[metric]:.4g}")
     running_best = results[metric].cummin() if mode == "min" else results[metric].cummax()
     ax.step(results["st_tuner_time"], running_best, where="post", color="red", linewidth=1.5,
             alpha=0.8, zorder=5, label="best so far")

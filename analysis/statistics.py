@@ -27,11 +27,13 @@ CONFIDENCE = 0.95
 def iqm(values, axis: int = -1):
     """Interquartile mean: the mean of the values between the 25% and 75% quantiles (a quarter
     of them, rounded down, cut from each end, as scipy's trim_mean(values, 0.25) does), along
-    `axis`: a whole matrix of bootstrap samples at once."""
+    `axis`: a whole matrix of bootstrap samples at once. NaN where a value is NaN, as there."""
     values = np.sort(np.asarray(values, dtype=float), axis=axis)
     n = values.shape[axis]
     cut = int(0.25 * n)
-    return np.take(values, range(cut, n - cut), axis=axis).mean(axis=axis)
+    middle = np.take(values, range(cut, n - cut), axis=axis).mean(axis=axis)
+    # sorting puts NaN last, where the cut could drop it
+    return np.where(np.isnan(values).any(axis=axis), np.nan, middle)
 
 
 def censored_median(times, axis: int = -1):

@@ -53,21 +53,15 @@ def trials_per_node(trial_nodes: dict) -> dict:
     return dict(sorted(counts.items()))
 
 
-def checkpoint_folder(path: Path, metadata: dict, trial_id: int) -> Path:
-    """Where a trial's checkpoints are: in its trial folder, or under the shared
-    --checkpoint-dir of a Ray run."""
-    shared = metadata.get("checkpoint_dir")
-    if shared:
-        return Path(shared) / path.name / str(trial_id)
-    return path / str(trial_id) / folder.CHECKPOINTS_DIR
-
-
 def load_model_lines(metadata: dict, config: dict, checkpoint: Path) -> list[str] | None:
     """Two lines of Python that load the best trial's model, where the objective says how."""
     from objectives import UnknownObjective, load_objective
 
+    spec = metadata.get(folder.OBJECTIVE_SPEC, metadata.get(folder.OBJECTIVE))
+    if spec is None:  # tuned through the library, with no objective named
+        return None
     try:
-        objective = load_objective(metadata.get(folder.OBJECTIVE_SPEC, metadata.get(folder.OBJECTIVE)))
+        objective = load_objective(spec)
     except UnknownObjective:
         return None
     if objective.load_model_code is None:
@@ -82,7 +76,7 @@ def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
     path = Path(experiment.path)
     metadata = experiment.metadata or {}
     results = experiment.results
-    metric, mode = folder.metric_of(metadata), folder.mode_of(metadata)
+    metric = folder.metric_of(metadata)
     resource_attr = folder.resource_attr_of(metadata)
     test_metric = metadata.get(folder.TEST_METRIC, "test_error")
     n_workers = int(metadata.get(folder.N_WORKERS, 1))
@@ -123,9 +117,9 @@ def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
     if metadata.get(folder.TRIAL_NODES):  # a Ray cluster: where the trials ran
         summary.update(cluster_nodes=metadata.get(folder.RAY_CLUSTER, {}).get("nodes"),
                        trials_per_node=trials_per_node(metadata[folder.TRIAL_NODES]))
-    if results is None or results.empty or metric not in results:
+    best = folder.best_row(results, metadata)
+    if best is None:
         return summary
-    best = results.loc[results[metric].idxmin() if mode == "min" else results[metric].idxmax()]
     max_t = folder.max_resource_of(metadata, results)
     utilization = worker_utilization(segments, n_workers, wallclock)
     config = config_of(best, results, metadata)
@@ -138,7 +132,7 @@ def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
         "best_config": config,
         "worker_utilization": None if utilization is None else round(utilization, 4),
     })
-    checkpoint = checkpoint_folder(path, metadata, int(best["trial_id"]))
+    checkpoint = folder.checkpoint_folder(path, int(best["trial_id"]), metadata.get(folder.CHECKPOINT_ROOT))
     if checkpoint.exists():
         summary["best_checkpoint"] = str(checkpoint)
         lines = load_model_lines(metadata, config, checkpoint)

@@ -57,7 +57,8 @@ def main(argv=None) -> None:
         print(json.dumps(rows))
         return
     columns = ["trials_per_gpu", "gpus", "workers", "trials_per_minute", "epochs_per_minute",
-               "median_epoch_s", "gpu_memory_per_trial_mb", "tensor_peak_per_trial_mb", "gpu_utilization_pct"]
+               "median_epoch_s", "gpu_memory_per_trial_mb", "gpu_memory_used_max_per_worker_mb",
+               "tensor_peak_per_trial_mb", "gpu_utilization_pct"]
     print(" | ".join(columns))
     for row in rows:
         print(" | ".join(str(row[c]) for c in columns))

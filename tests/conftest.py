@@ -72,3 +72,32 @@ def smoke_experiment(smoke_results_dir) -> Path:
         "--max-wallclock-time", "20", "--max-epochs", "8", "--grace-period", "1",
         "--reduction-factor", "2", "--seed", "1",
     )
+
+
+@pytest.fixture(scope="session")
+def comparison_dir(tmp_path_factory) -> Path:
+    """A real comparison on synthetic data: ASHA and synchronous SH, seeds 0 and 1, 2 workers,
+    10 s each, 4 epochs at most; comparison name smoke-cmp."""
+    results_dir = tmp_path_factory.mktemp("comparison")
+    run_script(["experiments/compare.py", "--smoke", "--seeds", "2", "--workers", "2",
+                "--max-wallclock-time", "10", "--max-epochs", "4", "--grace-period", "1",
+                "--comparison-name", "smoke-cmp", "--results-dir", str(results_dir)], timeout=300)
+    return results_dir
+
+
+def assert_loads_in_stock_syne_tune(experiment: Path, hyperparameters: set[str], tmp_path: Path) -> None:
+    """Syne Tune's own client reads the experiment: its metric, its best configuration (the
+    searched hyperparameters, and no constants among the config_ columns) and both plots."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from syne_tune.experiments import load_experiment
+
+    loaded = load_experiment(experiment.name, load_tuner=False, local_path=str(experiment.parent))
+    assert loaded.metric_names() == ["validation_error"], loaded.metric_names()
+    best = loaded.best_config()
+    assert {k[len("config_"):] for k in best if k.startswith("config_")} == hyperparameters, best
+    for plot in (loaded.plot, loaded.plot_trials_over_time):
+        figure = tmp_path / f"{experiment.name}-{plot.__name__}.png"
+        plot(figure_path=str(figure))
+        assert figure.stat().st_size > 5_000

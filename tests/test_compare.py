@@ -10,15 +10,6 @@ import pytest
 from tests.conftest import REPO, read_metadata, run_script
 
 
-@pytest.fixture(scope="session")
-def comparison_dir(tmp_path_factory):
-    results_dir = tmp_path_factory.mktemp("comparison")
-    run_script(["experiments/compare.py", "--smoke", "--seeds", "2", "--workers", "2",
-                "--max-wallclock-time", "10", "--max-epochs", "4", "--grace-period", "1",
-                "--comparison-name", "smoke-cmp", "--results-dir", str(results_dir)], timeout=300)
-    return results_dir
-
-
 def experiments_of(results_dir):
     return [p for p in results_dir.iterdir() if (p / "metadata.json").exists()]
 

@@ -94,6 +94,7 @@ def test_syne_tune_and_ray_tune_asha_side_by_side_on_both_nodes(cluster, tmp_pat
         summary = json.loads(run_script(["-m", "analysis.summarize", str(experiment), "--json"]).stdout)
         assert summary["trials"] >= 2 and summary["epochs_total"] >= 2, method
         assert summary["trial_backend"] == ("ray_tune" if method == "ray_tune_asha" else "ray")
+        assert_loads_in_stock_syne_tune(experiment, {"learning_rate", "batch_size"}, tmp_path)
     table = json.loads(run_script(["-m", "analysis.compare", "side-by-side", "--results-dir",
                                    str(results_dir), "--json", "-o", str(tmp_path / "report")]).stdout)
     assert set(table["methods"]) == {"asha", "ray_tune_asha"}

@@ -18,6 +18,7 @@ import pytest
 from syne_tune import StoppingCriterion
 from syne_tune.config_space import choice, uniform
 
+from analysis.experiment_folder import timeline_of
 from analysis.summarize import summarize_experiment
 from experiments.schedulers import METHODS, SchedulerArgs
 from experiments.tuning.build import make_tuner
@@ -303,14 +304,18 @@ def test_a_trial_killed_by_sigkill_is_recorded_with_the_signal_and_the_run_goes_
 
 
 def test_asynchronous_hyperband_runs_brackets_that_skip_the_first_rung(tmp_path):
-    """With a bracket per rung level, some trials start above the first rung (or have no
-    rung at all) and so run further than single-bracket ASHA lets the same trials run."""
-    full_length = {}
-    for method in ("asha", "hyperband"):
-        space = toy_space(max_epochs=4)
-        path = run_toy(tmp_path / method, method, "warm", space, StoppingCriterion(max_num_trials_started=60),
-                       max_t=4)
-        last = pd.read_csv(path / "results.csv.zip").groupby("trial_id")["epoch"].max()
-        assert set(last) <= {1, 2, 4}  # stopped only at rung levels (or completed)
-        full_length[method] = (last == 4).mean()
-    assert full_length["hyperband"] > full_length["asha"] + 0.1, full_length
+    """With a bracket per rung level, trials are spread over brackets, and a trial of a later
+    bracket is never stopped below that bracket's first rung (its first decision point)."""
+    # x + 1/epoch over x in [-0.2, 0]: every rung (1, 2, 4) tells the trials apart
+    space = {**toy_space(max_epochs=4), "x": uniform(-0.2, 0.0)}
+    path = run_toy(tmp_path, "hyperband", "warm", space, StoppingCriterion(max_num_trials_started=60), max_t=4)
+    levels = {int(t): v for t, v in read_metadata(path)["trial_brackets"].items()}  # trial -> its rungs
+    assert {tuple(v) for v in levels.values()} >= {(1, 2, 4), (2, 4)}, levels  # several brackets in use
+    last = pd.read_csv(path / "results.csv.zip").groupby("trial_id")["epoch"].max()
+    ended = {s.trial_id: s.status for s in timeline_of(read_metadata(path))}
+    for trial, epoch in last.items():
+        if ended[trial] in ("Completed", "Stopped"):  # not cut off by the end of tuning
+            assert epoch in levels[trial], (trial, epoch, levels[trial])
+    stopped_at_one = {trial for trial, epoch in last.items() if epoch == 1 and ended[trial] == "Stopped"}
+    assert stopped_at_one and all(levels[t][0] == 1 for t in stopped_at_one)
+    assert any(levels[t][0] > 1 for t in last.index)  # trials that rung 1 could not stop

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from analysis.metrics import stopped_early
-from tests.conftest import read_metadata, run_launcher, run_script
+from tests.conftest import assert_loads_in_stock_syne_tune, read_metadata, run_launcher, run_script
 
 
 def results_of(experiment) -> pd.DataFrame:
@@ -41,6 +41,14 @@ def test_metadata_records_the_run(smoke_experiment):
     segments = metadata["trial_timeline"]
     assert {s["worker"] for s in segments} <= {0, 1}
     assert all(s["end_s"] >= s["start_s"] for s in segments)
+
+
+def test_every_launcher_writes_what_stock_syne_tune_reads(smoke_experiment, comparison_dir, tmp_path):
+    """run_asha.py (warm backend), compare.py's ASHA and synchronous SH (the Ray backend,
+    run_ray_tune.py and simulated runs: in their own test files)."""
+    assert_loads_in_stock_syne_tune(smoke_experiment, {"learning_rate", "batch_size"}, tmp_path)
+    for experiment in (p for p in comparison_dir.iterdir() if (p / "metadata.json").exists()):
+        assert_loads_in_stock_syne_tune(experiment, {"learning_rate", "batch_size"}, tmp_path)
 
 
 def test_short_run_on_real_fashion_mnist(real_comparison_dir):

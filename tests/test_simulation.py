@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from objectives.tables import TABLES_DIR, recorded_configurations
-from tests.conftest import read_metadata, run_script
+from tests.conftest import assert_loads_in_stock_syne_tune, read_metadata, run_script
 
 @pytest.mark.parametrize("objective,configs,batch_sizes", [
     ("fashion_mnist_lenet", 128, (64, 224)), ("cifar10_cnn", 64, (2, 16))])
@@ -80,6 +80,8 @@ def test_simulated_experiments_load_and_plot_as_real_ones(simulated_comparison, 
     assert read_metadata(experiment)["simulated"] is True
     summary = json.loads(run_script(["-m", "analysis.summarize", str(experiment), "--json"]).stdout)
     assert summary["simulated"] and {"learning_rate", "batch_size"} <= set(summary["best_config"])
+    # stock Syne Tune sees the searched hyperparameter: here the recorded configuration's id
+    assert_loads_in_stock_syne_tune(experiment, {"config_id"}, tmp_path)
     run_script(["-m", "analysis.plot_learning_curves", str(experiment), "-o", str(tmp_path / "c.png")])
     assert (tmp_path / "c.png").stat().st_size > 10_000
 

@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 from syne_tune.backend import PythonBackend
 
+from analysis.experiment_folder import checkpoint_folder
 from experiments.backends.ray_cluster import ClusterInfo, TrialResources, connect, describe, import_ray
 from experiments.backends.trial_folders import EndedTrial, prepare_trial_folder, without_live_trials
 from experiments.compat.syne_tune import ProcessHooks
@@ -143,14 +144,6 @@ def run_trial_task(function: str, kwargs: dict, settings: str | None, data_file:
         err.close()
 
 
-def checkpoint_dir_of(experiment_dir: Path, trial_id: int, checkpoint_root: Path | None) -> Path:
-    """Where a trial's checkpoints go: inside the experiment folder (as with every backend), or
-    under a root folder every node shares."""
-    if checkpoint_root is None:
-        return Path(experiment_dir) / str(trial_id) / "checkpoints"
-    return Path(checkpoint_root) / Path(experiment_dir).name / str(trial_id)
-
-
 def data_file_of(settings: TrialSettings | None) -> str | None:
     """The file the trials read their data from, where it is one (not synthetic data, nor an
     objective's own kind of handle)."""
@@ -237,7 +230,7 @@ class RayTrialBackend(ProcessHooks, PythonBackend):
         self._connection: _Connection | None = None
 
     def checkpoint_trial_path(self, trial_id: int) -> Path:
-        return checkpoint_dir_of(self.local_path, trial_id, self.checkpoint_root)
+        return checkpoint_folder(self.local_path, trial_id, self.checkpoint_root)
 
     # -- connection ----------------------------------------------------------------------------
 

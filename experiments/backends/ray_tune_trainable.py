@@ -17,7 +17,8 @@ def train_trial(config: dict, settings: dict) -> None:
     import ray
     from ray import tune
 
-    from experiments.backends.ray_tasks import checkpoint_dir_of, ensure_data_file
+    from analysis.experiment_folder import checkpoint_folder
+    from experiments.backends.ray_tasks import ensure_data_file
     from objectives import load_objective
 
     from objectives.tables import recorded_configurations
@@ -34,7 +35,7 @@ def train_trial(config: dict, settings: dict) -> None:
     def report(**metrics):
         tune.report({**metrics, "node_id": node_id})
 
-    checkpoint_dir = checkpoint_dir_of(settings["experiment_dir"], trial_id, settings["checkpoint_root"])
+    checkpoint_dir = checkpoint_folder(settings["experiment_dir"], trial_id, settings["checkpoint_root"])
     objective.train(hyperparameters, TrialRun(
         report=report, max_resource=settings["max_resource"], checkpoint_dir=str(checkpoint_dir),
         data=settings["data"], threads=settings["threads"], seed=settings["seed"]))

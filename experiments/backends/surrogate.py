@@ -25,7 +25,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from syne_tune import config_space as cs
-from syne_tune.blackbox_repository.blackbox import Blackbox
+from experiments.compat.syne_tune_blackbox import CurveBlackbox
 from syne_tune.blackbox_repository.blackbox_surrogate import BlackboxSurrogate, Columns
 from syne_tune.blackbox_repository.blackbox_tabular import BlackboxTabular
 
@@ -212,7 +212,7 @@ def fit_surrogate(tabular: BlackboxTabular, model=None) -> EncodedBlackboxSurrog
         predict_curves=True, num_seeds=1)
 
 
-class FastCurveBlackbox(Blackbox):
+class FastCurveBlackbox(CurveBlackbox):
     """The fitted surrogate's curves, computed with numpy from its fitted pipeline (encoders'
     `mean_`, `scale_`, `categories_`; the model's `predict_row`): identical values, ~50x
     faster than a one-row DataFrame through scikit-learn per trial start."""
@@ -258,12 +258,8 @@ class FastCurveBlackbox(Blackbox):
     def features(self, config) -> np.ndarray:
         return np.concatenate([encode(config) for encode in self._encoders]) / self._final_scale
 
-    def _objective_function(self, configuration, fidelity=None, seed=None):
-        curve = self._predict_row(self.features(configuration)).reshape((len(self._fidelities), -1))
-        if fidelity is None:
-            return curve
-        row = int(np.where(self._fidelities == list(fidelity.values())[0])[0][0])
-        return dict(zip(self.objectives_names, curve[row]))
+    def curve(self, configuration) -> np.ndarray:
+        return self._predict_row(self.features(configuration)).reshape((len(self._fidelities), -1))
 
 
 def surrogate_blackbox(frame: pd.DataFrame, configs: dict[int, dict], search_space: dict,

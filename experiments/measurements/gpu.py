@@ -29,6 +29,7 @@ class GpuSampler:
     period_s: float = 1.0
     process_memory_mb: list[list[float]] = field(default_factory=list)  # per sample: each process
     utilization: list[float] = field(default_factory=list)  # per sample: mean over GPUs, %
+    memory_used_mb: list[float] = field(default_factory=list)  # per sample: summed over GPUs
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def _query(self, what: str) -> list[list[str]]:
@@ -40,12 +41,13 @@ class GpuSampler:
         while not self._stop.is_set():
             try:
                 apps = self._query("compute-apps=pid,used_memory")
-                gpus = self._query("gpu=utilization.gpu")
+                gpus = self._query("gpu=utilization.gpu,memory.used")
             except (OSError, subprocess.SubprocessError):
                 return
             self.process_memory_mb.append([float(used) for _, used in apps])
             if gpus:
-                self.utilization.append(statistics.mean(float(u) for (u,) in gpus))
+                self.utilization.append(statistics.mean(float(u) for u, _ in gpus))
+                self.memory_used_mb.append(sum(float(m) for _, m in gpus))
             self._stop.wait(self.period_s)
 
     def __enter__(self):
@@ -79,6 +81,11 @@ def sharing_run(trials_per_gpu: int, budget_s: float, results_dir: Path, objecti
         "epochs_per_minute": round(len(results) / (budget_s / 60), 1),
         "median_epoch_s": round(float(results["epoch_time_s"].median()), 3),
         "gpu_memory_per_trial_mb": round(statistics.median(memory), 0) if memory else None,
+        # where a container hides other processes from nvidia-smi: the busiest moment's memory
+        # over the trials that can run at once
+        "gpu_memory_used_max_mb": max(sampler.memory_used_mb, default=None),
+        "gpu_memory_used_max_per_worker_mb": round(max(sampler.memory_used_mb) / plan.n_workers, 0)
+        if sampler.memory_used_mb else None,
         "tensor_peak_per_trial_mb": round(float(results["gpu_memory_mb"].median()), 1)
         if "gpu_memory_mb" in results else None,
         "gpu_utilization_pct": round(statistics.mean(sampler.utilization), 1) if sampler.utilization else None,

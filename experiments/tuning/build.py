@@ -14,6 +14,7 @@ from experiments.compat.syne_tune import SchedulingTuner
 from experiments.schedulers import METHODS, SchedulerArgs
 from experiments.schedulers.sync_sh import rung_levels
 from experiments.tuning.callbacks import (
+    BracketRecord,
     ProgressPrinter,
     SimulatedResults,
     StoreResults,
@@ -115,9 +116,9 @@ def make_tuner(backend, scheduler, scheduler_name: str, *, n_workers: int, stop_
     """The one way the suite builds a tuner, whatever the objective: fast polling, results,
     worker timeline and progress lines (simulated: Syne Tune's simulator clock, and quiet)."""
     if simulated:
-        callbacks = [SimulatedResults(hyperparameters), WorkerTimeline()]
+        callbacks = [SimulatedResults(hyperparameters), WorkerTimeline(), BracketRecord()]
     else:
-        callbacks = [StoreResults(hyperparameters), WorkerTimeline(),
+        callbacks = [StoreResults(hyperparameters), WorkerTimeline(), BracketRecord(),
                      ProgressPrinter(metric, mode, resource_attr, max_t, scheduler_name)]
     # Tuner and backend take their folder from $SYNETUNE_FOLDER
     os.environ["SYNETUNE_FOLDER"] = str(results_dir)

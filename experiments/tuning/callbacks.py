@@ -20,7 +20,8 @@ from syne_tune.results_callback import StoreResultsCallback
 from syne_tune.tuner_callback import TunerCallback
 from syne_tune.tuner_logger import TunerLogger
 
-from analysis.experiment_folder import TimelineSegment, lowest_free_worker, write_results, write_timeline
+from analysis.experiment_folder import (
+    TRIAL_BRACKETS, TimelineSegment, lowest_free_worker, update_metadata, write_results, write_timeline)
 from experiments.compat.syne_tune import FastForward
 
 ENDED = {Status.completed, Status.failed, Status.stopped, Status.paused}
@@ -169,6 +170,28 @@ class WorkerTimeline(TunerCallback):
             self._end(trial_id, "Killed")
         if self.tuner is not None:
             write_timeline(self.tuner.tuner_path, self.segments)
+
+
+class BracketRecord(TunerCallback):
+    """Asynchronous Hyperband draws a bracket for each trial at its start and forgets it when
+    the trial ends: this keeps each trial's bracket (as its rung levels) in the metadata
+    (TRIAL_BRACKETS), so that where a trial stopped can be checked against its own rungs."""
+
+    def __init__(self):
+        self.tuner = None
+        self.levels: dict[str, list[int]] = {}
+
+    def on_tuning_start(self, tuner):
+        self.tuner = tuner
+
+    def on_start_trial(self, trial):
+        bracket = getattr(self.tuner.scheduler, "trial_info", {}).get(trial.trial_id)
+        if bracket is not None:
+            self.levels[str(trial.trial_id)] = sorted(int(level) for level, _ in bracket.rungs)
+
+    def on_tuning_end(self):
+        if self.levels and len(getattr(self.tuner.scheduler, "brackets", [])) > 1:
+            update_metadata(self.tuner.tuner_path, **{TRIAL_BRACKETS: self.levels})
 
 
 def exit_description(backend, trial_id: int) -> str:

@@ -75,5 +75,5 @@ def metadata_of(plan: RunPlan, rung_levels: list[int] | None, hyperparameters: l
         metadata[folder.RUNG_LEVELS] = rung_levels
     if plan.cluster is not None:
         metadata[folder.RAY_CLUSTER] = plan.cluster.as_metadata()
-        metadata["checkpoint_dir"] = str(plan.checkpoint_root) if plan.checkpoint_root else None
+        metadata[folder.CHECKPOINT_ROOT] = str(plan.checkpoint_root) if plan.checkpoint_root else None
     return metadata

@@ -162,7 +162,7 @@ def run_ray_tune(plan: RunPlan) -> Path:
     from ray.tune.search.basic_variant import BasicVariantGenerator
     from syne_tune.util import name_from_base
 
-    from experiments.backends.ray_tasks import checkpoint_dir_of, data_file_of, ship_data
+    from experiments.backends.ray_tasks import data_file_of, ship_data
     from experiments.tuning.build import hyperparameter_names, trial_settings
 
     # Ray Tune warns about every trial that the budget ended before its first report
@@ -221,6 +221,6 @@ def run_ray_tune(plan: RunPlan) -> Path:
     write_records(experiment_dir, recorder)
     folder.update_metadata(experiment_dir, **evaluate_best_on_test(
         plan, experiment_dir,
-        lambda trial_id: checkpoint_dir_of(experiment_dir, trial_id, plan.checkpoint_root)),
+        lambda trial_id: folder.checkpoint_folder(experiment_dir, trial_id, plan.checkpoint_root)),
         **{folder.FINISHED: True})
     return experiment_dir
