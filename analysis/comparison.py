@@ -149,13 +149,18 @@ def difference(runs_a: list[dict], runs_b: list[dict], field: str) -> dict:
     return summary
 
 
-def compare(spec: str, results_dir: Path | None = None, target: float | None = None) -> dict:
+def compare(spec: str, results_dir: Path | None = None, target: float | None = None,
+            runs: list[Run] | None = None) -> dict:
     """The comparison as one JSON-ready dict: for each method its runs and summary; for each
-    method but the reference, its paired differences to the reference."""
+    method but the reference, its paired differences to the reference. The target: `target`,
+    else the one the runs were given (a study's), else the median of the runs' final bests.
+    `runs`: the comparison's runs, where the caller has loaded them already."""
     name = resolve_comparison(spec, results_dir)
-    runs = load_runs(name, results_dir)
+    runs = runs if runs is not None else load_runs(name, results_dir)
     first = runs[0].metadata
     metric, mode = folder.metric_of(first), folder.mode_of(first)
+    if target is None and first.get(folder.TARGET) is not None:
+        target = float(first[folder.TARGET])
     if target is None:
         finals = [run_figures(r, math.inf if mode == "min" else -math.inf)[f"final_best_{metric}"] for r in runs]
         finals = [f for f in finals if f is not None]
@@ -210,7 +215,8 @@ def verdict(comparison: dict, field: str = TIME_TO_TARGET) -> str:
     ranked = comparison["ranking"][field]
     tied = [r["method"] for r in ranked[1:] if not r["separated_from_leader"]]
     what = "reaches the target first" if field == TIME_TO_TARGET else "ends with the best result"
-    lead = f"With {comparison['n_workers']} workers, {ranked[0]['method']} {what}"
+    workers = comparison["n_workers"]
+    lead = f"With {workers} worker{'' if workers == 1 else 's'}, {ranked[0]['method']} {what}"
     if len(ranked) == 1:
         return lead + " (the only method)."
     return lead + (f"; undecided against {', '.join(tied)}." if tied else

@@ -54,6 +54,7 @@ SIMULATED = "simulated"
 SMOKE = "smoke"
 COMPARISON = "comparison"
 METHOD = "method"
+TARGET = "target"  # the value a comparison's runs aim at (a study sets it per benchmark)
 TRIAL_TIMELINE = "trial_timeline"
 TEST_METRIC = "test_metric"  # the name of the test score, e.g. "test_error"
 BEST_TRIAL_ID = "best_trial_id"

@@ -126,3 +126,27 @@ def test_the_gp_finds_the_narrow_well_random_search_misses():
         configs = drive(build(method, seed=1), 30, seed=1)
         best[method] = min(final_loss(c) for c in configs)
     assert best["asha_gp"] < best["asha"] / 2, best
+
+
+def test_batched_bore_suggests_what_stock_bore_suggests():
+    """BORE's acquisition scored in one batch picks the same configurations as the stock loop
+    that scores each candidate alone (both drawing from the same seeded generator)."""
+    from syne_tune.optimizer.schedulers.searchers.bore import Bore
+
+    from experiments.compat.syne_tune_searchers import BatchedBore, CountingMixin
+
+    class SeededStockBore(Bore):
+        _get_random_config = CountingMixin._seeded_random_config
+
+    class SeededBatchedBore(BatchedBore):
+        _get_random_config = CountingMixin._seeded_random_config
+
+    stock, batched = (cls(SPACE, random_seed=3, feval_acq=200) for cls in (SeededStockBore, SeededBatchedBore))
+    suggestions = {"stock": [], "batched": []}
+    for trial_id in range(20):
+        for name, searcher in (("stock", stock), ("batched", batched)):
+            config = searcher.suggest()
+            suggestions[name].append(config)
+            searcher.on_trial_complete(trial_id, config, final_loss(config))
+    assert suggestions["stock"] == suggestions["batched"]
+    assert len(stock.inputs) > stock.init_random  # the model chose the later ones

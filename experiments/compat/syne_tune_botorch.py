@@ -25,6 +25,7 @@ from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms import Warp
 from botorch.optim import optimize_acqf
+from botorch.sampling import SobolQMCNormalSampler
 from botorch.utils import standardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from syne_tune.optimizer.schedulers.searchers.botorch.botorch_searcher import BoTorchSearcher
@@ -113,6 +114,8 @@ class FixedBoTorchSearcher(CountingMixin, BoTorchSearcher):
         ``None`` and the stock ``noise_level > 0`` is given, ``noise_level**2``
         is used (stock documents it as a standard deviation).
     :param raise_on_error: re-raise model errors instead of falling back.
+    :param mc_samples: quasi-Monte Carlo samples of the acquisition (botorch's default: 512).
+    :param max_iterations: L-BFGS-B iterations per acquisition optimisation (botorch's: 200).
     Other parameters: see ``BoTorchSearcher``.
     """
 
@@ -132,6 +135,8 @@ class FixedBoTorchSearcher(CountingMixin, BoTorchSearcher):
         random_seed: int | None = None,
         noise_variance: float | None = None,
         raise_on_error: bool = False,
+        mc_samples: int | None = None,
+        max_iterations: int | None = None,
     ):
         super().__init__(
             config_space,
@@ -155,6 +160,8 @@ class FixedBoTorchSearcher(CountingMixin, BoTorchSearcher):
             raise ValueError("noise_variance must be > 0 (or None to infer it)")
         self.noise_variance = noise_variance
         self.raise_on_error = raise_on_error
+        self.mc_samples = mc_samples
+        self.max_iterations = max_iterations
         self._dtype = torch.double if double_precision else torch.float
         # Pending suggestions: negative id -> config. Kept apart from
         # ``trial_configs`` (real trial ids only) so the two can never collide.
@@ -289,16 +296,17 @@ class FixedBoTorchSearcher(CountingMixin, BoTorchSearcher):
         X_pending = None
         if self.fantasising and not subsampled and self._pending_configs:
             X_pending = self._encode(list(self._pending_configs.values()))
-        acq = qLogExpectedImprovement(model=gp, best_f=Y.max(), X_pending=X_pending)
+        sampler = None if self.mc_samples is None else SobolQMCNormalSampler(torch.Size([self.mc_samples]))
+        acq = qLogExpectedImprovement(model=gp, best_f=Y.max(), X_pending=X_pending, sampler=sampler)
         if self.optimization_strategy == "random":
             cand = torch.rand(self.num_raw_samples, 1, d, dtype=self._dtype)
             with torch.no_grad():
                 best = cand[acq(cand).argmax()]
         else:
             bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(self._dtype)
-            best, _ = optimize_acqf(
-                acq, bounds=bounds, q=1, num_restarts=self.num_restarts, raw_samples=self.num_raw_samples
-            )
+            options = {} if self.max_iterations is None else {"maxiter": self.max_iterations}
+            best, _ = optimize_acqf(acq, bounds=bounds, q=1, num_restarts=self.num_restarts,
+                                    raw_samples=self.num_raw_samples, options=options)
         x = best.detach().cpu().numpy().reshape(-1)
         bounds_np = np.asarray(self._hp_ranges.get_ndarray_bounds(), dtype=float)
         return self._hp_ranges.from_ndarray(bounds_np[:, 0] + x * (bounds_np[:, 1] - bounds_np[:, 0]))

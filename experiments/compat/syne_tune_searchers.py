@@ -12,7 +12,9 @@ Why private names (the public API does not say which branch a searcher took):
   data", its `random_fraction` coin flip and the model inside `suggest`;
 - `Bore._train_model`, `_get_random_config`: `_train_model` returning False is BORE's own
   random fallback (all observations in one class);
-- `BaseSearcher._next_points_to_evaluate`: the given initial points.
+- `BaseSearcher._next_points_to_evaluate`: the given initial points;
+- `Bore._loss`, `_hp_ranges`: `BatchedBore` scores all acquisition candidates in one call (the
+  stock loop scores them one by one, the bulk of a simulated run's time).
 The counting wrappers also draw their random configurations from the searcher's own seeded
 `random_state`: the stock ones draw from numpy's global generator, so two runs with the same
 seed differ.
@@ -45,6 +47,8 @@ PRIVATE_NAMES = [
     ("syne_tune.optimizer.schedulers.searchers.bore.Bore", "_train_model",
      "(self, train_data: list, train_targets: list) -> bool"),
     ("syne_tune.optimizer.schedulers.searchers.bore.Bore", "_get_random_config", "(self)"),
+    ("syne_tune.optimizer.schedulers.searchers.bore.Bore", "_loss", "(self, x)"),
+    ("syne_tune.optimizer.schedulers.searchers.bore.Bore", "_hp_ranges", "attribute"),
     ("syne_tune.optimizer.schedulers.searchers.searcher.BaseSearcher", "_next_points_to_evaluate",
      "(self) -> dict[str, typing.Any] | None"),
 ]
@@ -266,7 +270,38 @@ class CountingKDE(_CountingKDEMixin, KernelDensityEstimator):
     pass
 
 
-class CountingBore(_CountingBoreMixin, Bore):
+class BatchedBore(Bore):
+    """Bore whose default acquisition ("rs": the best of `feval_acq` distinct random
+    configurations) asks the classifier once for all candidates instead of once per candidate
+    (500 xgboost calls per suggestion were ~70% of a simulated ASHA-BORE run). The same random
+    draws in the same order, the same duplicate rule, the same argmin: the same suggestions.
+    Other acquisition optimizers run as stock."""
+
+    def suggest(self, **kwargs):
+        if self.acq_optimizer != "rs":
+            return super().suggest(**kwargs)
+        config = self._next_points_to_evaluate()
+        if config is not None:
+            return config
+        if len(self.inputs) < self.init_random or self.random_state.rand() < self.random_prob:
+            return self._get_random_config()
+        if not self._train_model(self.inputs, self.targets):
+            return self._get_random_config()
+        candidates, seen, misses = [], set(), 0
+        while len(candidates) < self.feval_acq and misses <= 10000:  # stock gives up likewise
+            candidate = self._get_random_config()
+            key = tuple(sorted(candidate.items()))
+            if key in seen:
+                misses += 1
+                continue
+            misses = 0
+            seen.add(key)
+            candidates.append(candidate)
+        losses = self._loss(np.stack([self._hp_ranges.to_ndarray(c) for c in candidates]))
+        return candidates[int(np.argmin(losses))]
+
+
+class CountingBore(_CountingBoreMixin, BatchedBore):
     pass
 
 

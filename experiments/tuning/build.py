@@ -91,7 +91,7 @@ def make_backend(plan: RunPlan, config_space: dict):
 def make_scheduler(plan: RunPlan, config_space: dict):
     objective = plan.objective
     first = [dict(objective.default_config)] if (
-        objective.default_config and plan.search_space == "full") else []
+        objective.default_config and plan.search_space == "full" and plan.default_first) else []
     return METHODS[plan.method].build(SchedulerArgs(
         config_space=config_space,
         metric=objective.metric,
@@ -147,6 +147,17 @@ def rung_levels_of(plan: RunPlan) -> list[int] | None:
     return rung_levels(plan.grace_period, plan.reduction_factor, plan.max_resource)
 
 
+def stopping_criterion(plan: RunPlan) -> StoppingCriterion:
+    """The budget, and where a run only has to reach a value (time-to-target studies), that
+    value: Syne Tune stops once the best result is strictly beyond it."""
+    if plan.stop_at is None:
+        return StoppingCriterion(max_wallclock_time=plan.budget_s)
+    metric = plan.objective.metric
+    beyond = {metric: plan.stop_at}
+    return StoppingCriterion(max_wallclock_time=plan.budget_s,
+                             **({"min_metric_value": beyond} if plan.objective.mode == "min" else {"max_metric_value": beyond}))
+
+
 def build_tuner(plan: RunPlan):
     # Syne Tune 0.16's ASHA draws its brackets, and its stock random searcher its
     # configurations, from numpy's global generator, not from their random_seed: seeded here,
@@ -157,7 +168,7 @@ def build_tuner(plan: RunPlan):
     return make_tuner(
         make_backend(plan, config_space), scheduler, plan.method,
         n_workers=plan.n_workers,
-        stop_criterion=StoppingCriterion(max_wallclock_time=plan.budget_s),
+        stop_criterion=stopping_criterion(plan),
         max_failures=plan.max_failures,
         name=plan.experiment_name,
         metadata=metadata_of(plan, rung_levels_of(plan), hyperparameter_names(plan)),

@@ -41,28 +41,37 @@ def default_name() -> str:
     return "cmp-" + time.strftime("%Y%m%d-%H%M%S")
 
 
+def check_methods(methods) -> None:
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise UsageError(f"--methods {','.join(methods)}: unknown "
+                         f"{', '.join(unknown) or 'none given'}; choose from {', '.join(METHODS)}")
+
+
+def run_requests(request: ComparisonRequest, name: str) -> list[RunRequest]:
+    """One request per method and seed, seed by seed, each named COMPARISON-METHOD-sSEED and
+    tagged with its comparison and method."""
+    return [request.run.replace(method=method, seed=seed, experiment_name=f"{name}-{method}-s{seed}",
+                                tags={"comparison": name, "method": method}, timestamp_name=False)
+            for seed in range(request.run.seed, request.run.seed + request.seeds)
+            for method in request.methods]
+
+
 def plan_comparison(request: ComparisonRequest) -> Comparison:
     """Check everything first: a bad flag fails before any run starts."""
-    unknown = [m for m in request.methods if m not in METHODS]
-    if unknown or not request.methods:
-        raise UsageError(f"--methods {','.join(request.methods)}: unknown "
-                         f"{', '.join(unknown) or 'none given'}; choose from {', '.join(METHODS)}")
+    check_methods(request.methods)
     if request.seeds < 1:
         raise UsageError(f"--seeds {request.seeds}: need at least 1")
     name = request.name or default_name()
     check_name("--comparison-name", name)
     plans = []
-    for seed in range(request.run.seed, request.run.seed + request.seeds):
-        for method in request.methods:
-            run = request.run.replace(method=method, seed=seed, experiment_name=f"{name}-{method}-s{seed}",
-                                      tags={"comparison": name, "method": method},
-                                      timestamp_name=False)
-            if method == RAY_TUNE_ASHA:
-                from experiments.tuning.ray_tune import make_ray_tune_plan
+    for run in run_requests(request, name):
+        if run.method == RAY_TUNE_ASHA:
+            from experiments.tuning.ray_tune import make_ray_tune_plan
 
-                plans.append(make_ray_tune_plan(run.replace(backend="ray")))
-            else:
-                plans.append(make_plan(run))
+            plans.append(make_ray_tune_plan(run.replace(backend="ray")))
+        else:
+            plans.append(make_plan(run))
     taken = [p.experiment_name for p in plans if (p.results_dir / p.experiment_name).exists()]
     if taken:
         raise UsageError(f"comparison {name} already has runs in {plans[0].results_dir} "

@@ -13,7 +13,7 @@ import importlib.util
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from analysis.experiments import default_results_dir
 from experiments.schedulers import METHODS
@@ -52,15 +52,17 @@ class RunRequest:
     data_dir: str | None = None
     smoke: bool = False
     search_space: str = "full"  # or "recorded": only the configurations of the recorded table
+    default_first: bool = True  # evaluate the objective's default configuration first
     results_dir: Path | None = None
     experiment_name: str | None = None
     max_failures: int = 20
     cpus_per_trial: int | None = None
     trials_per_gpu: int = 1
     startup_s: float = 0.2  # simulated start-up of each trial
+    stop_at: float | None = None  # end the run once the metric reaches this value
     ray_address: str | None = None
     checkpoint_dir: Path | None = None
-    tags: dict[str, str] = field(default_factory=dict)  # e.g. comparison and method
+    tags: dict[str, Any] = field(default_factory=dict)  # into the metadata: comparison, method, target
     timestamp_name: bool = True  # append a timestamp to the experiment's name (comparisons don't)
 
     def replace(self, **changes) -> "RunRequest":
@@ -97,12 +99,14 @@ class RunPlan:
     data: str | None
     smoke: bool
     search_space: str
+    default_first: bool
     results_dir: Path
     experiment_name: str
     max_failures: int
-    tags: dict[str, str]
+    tags: dict[str, Any]
     timestamp_name: bool
     request: RunRequest  # what was asked, recorded as provenance (metadata "flags")
+    stop_at: float | None = None  # end the run once the metric reaches this value
     simulation: Simulation | None = None
     cluster: "ClusterInfo | None" = None
     trial_resources: "TrialResources | None" = None  # Ray: what each trial asks for
@@ -189,7 +193,7 @@ def make_plan(request: RunRequest) -> RunPlan:
         max_failures=request.max_failures, tags=dict(request.tags),
         timestamp_name=request.timestamp_name, request=request,
         budget_s=request.budget_s or (SMOKE_BUDGET_S if request.smoke else DEFAULT_BUDGET_S),
-        search_space=request.search_space,
+        search_space=request.search_space, stop_at=request.stop_at, default_first=request.default_first,
     )
     if request.backend == "simulated":
         return plan_simulation(request, objective, common)

@@ -116,7 +116,7 @@ def plan_of(experiment_dir: Path, metadata: dict) -> RunPlan:
         grace_period=int(settings["grace_period"]), reduction_factor=int(settings["reduction_factor"]),
         brackets=int(settings["brackets"]), seed=int(metadata[folder.SEED]), data=metadata["data"],
         smoke=bool(metadata[folder.SMOKE]), search_space=metadata["search_space"],
-        results_dir=experiment_dir.parent, experiment_name=experiment_dir.name,
+        default_first=request.default_first, stop_at=request.stop_at, results_dir=experiment_dir.parent, experiment_name=experiment_dir.name,
         max_failures=int(flags["max_failures"]), tags={}, timestamp_name=False, request=request,
     )
 

@@ -1,0 +1,138 @@
+"""The scheduler study: every method x worker count x paired seeds on each recorded benchmark,
+simulated, plus a sweep of ASHA's settings.
+
+Each (benchmark, worker count) is one comparison, STUDY-BENCHMARK-wW, whose runs are ordinary
+simulated experiments (COMPARISON-METHOD-sSEED), so every analysis command reads them. Methods
+that fit a model run fewer seeds than the others (their fitting dominates the cost); seeds are
+paired: seed s of every method sees the same random stream. Every method searches from scratch
+(no default configuration first). Runs already in the folder are kept, so an interrupted study
+continues where it stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analysis import experiment_folder as folder
+from analysis.study import comparison_name
+from experiments.schedulers import METHODS, RAY_TUNE_ASHA
+from experiments.tuning.comparison import ComparisonRequest, check_methods, run_requests
+from experiments.tuning.plan import RunRequest, check_name
+from objectives.usage import UsageError
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A recorded benchmark as the study runs it."""
+
+    objective: str
+    budget_s: float  # simulated seconds per run
+    target: float  # the validation error a run aims at
+    why: str  # where the target comes from
+
+
+BENCHMARKS = {
+    "fashion_mnist_lenet": Benchmark(
+        "fashion_mnist_lenet", 720.0, 0.1455,
+        "the best error of a 12-minute real ASHA run (seed 004); 4 of the 128 recorded "
+        "configurations end below it"),
+    "cifar10_cnn": Benchmark(
+        "cifar10_cnn", 720.0, 0.391,
+        "as for LeNet, an error only 4 recorded configurations reach (of 64) by their last "
+        "epoch; the same 12 minutes, in which one worker trains about 50 of its 14-second epochs"),
+}
+
+# every method the simulator can run (Ray Tune's scheduler needs Ray's own runner)
+STUDY_METHODS = tuple(m for m in METHODS if m != RAY_TUNE_ASHA)
+
+SWEEP_GRACE_PERIODS = (1, 2, 3)
+SWEEP_REDUCTION_FACTORS = (2, 3, 4)
+
+
+@dataclass(frozen=True)
+class StudyRequest:
+    name: str = "study"
+    benchmarks: tuple[str, ...] = tuple(BENCHMARKS)
+    methods: tuple[str, ...] = STUDY_METHODS
+    workers: tuple[int, ...] = (1, 2, 4, 8)
+    seeds: int = 50
+    model_seeds: int = 20  # seeds of the methods that fit a model
+    sweep_methods: tuple[str, ...] = ("asha", "bohb")  # the settings sweep (LeNet, 2 workers)
+    results_dir: Path = field(default_factory=lambda: Path("results") / "study")
+
+
+def seeds_of(request: StudyRequest, method: str) -> int:
+    return request.model_seeds if METHODS[method].model_based else request.seeds
+
+
+def check_study(request: StudyRequest) -> None:
+    check_name("--study-name", request.name)
+    check_methods(request.methods)
+    check_methods(request.sweep_methods)
+    if RAY_TUNE_ASHA in request.methods + request.sweep_methods:
+        raise UsageError(f"--methods {RAY_TUNE_ASHA}: Ray Tune's scheduler runs on Ray, not in the "
+                         "simulator; leave it out of a study")
+    unknown = [b for b in request.benchmarks if b not in BENCHMARKS]
+    if unknown or not request.benchmarks:
+        raise UsageError(f"--benchmarks {','.join(request.benchmarks)}: unknown {', '.join(unknown) or 'none'}; "
+                         f"choose from {', '.join(BENCHMARKS)}")
+    if not request.workers or min(request.workers) < 1:
+        raise UsageError("--workers: give positive integers, e.g. 1,2,4,8")
+    if request.seeds < 1 or request.model_seeds < 1:
+        raise UsageError("--seeds and --model-seeds: need at least 1 each")
+
+
+def _requests(comparison: str, benchmark: Benchmark, workers: int, methods, seeds_for, results_dir: Path,
+              **settings) -> list[RunRequest]:
+    # from scratch: the objective's default configuration is a good hand-picked one (on CIFAR-10
+    # it alone reaches the target in 68 s), and every method would start with it
+    base = RunRequest(objective=benchmark.objective, backend="simulated", workers=workers,
+                      budget_s=benchmark.budget_s, results_dir=results_dir, default_first=False, **settings)
+    requests = []
+    for method in methods:
+        for run in run_requests(ComparisonRequest(run=base, methods=(method,), seeds=seeds_for(method)), comparison):
+            requests.append(run.replace(tags={**run.tags, folder.TARGET: benchmark.target}))
+    return requests
+
+
+def study_requests(request: StudyRequest) -> list[RunRequest]:
+    """Every run of the study, the costly ones first (model-based, most workers): a pool that
+    ends on cheap runs finishes them together."""
+    runs = []
+    for name in request.benchmarks:
+        for workers in request.workers:
+            runs += _requests(comparison_name(request.name, name, workers), BENCHMARKS[name], workers,
+                              request.methods, lambda m: seeds_of(request, m), request.results_dir)
+    return sorted(runs, key=lambda r: (not METHODS[r.method].model_based, -(r.workers or 1)))
+
+
+def sweep_name(study: str, grace_period: int, reduction_factor: int) -> str:
+    return f"{study}-sweep-g{grace_period}-r{reduction_factor}"
+
+
+def sweep_requests(request: StudyRequest) -> list[RunRequest]:
+    """ASHA's settings (grace period x reduction factor) on LeNet with 2 workers, the suite's
+    default setting for the target of at most 120 s."""
+    if not request.sweep_methods:
+        return []
+    benchmark = BENCHMARKS["fashion_mnist_lenet"]
+    runs = []
+    for grace in SWEEP_GRACE_PERIODS:
+        for factor in SWEEP_REDUCTION_FACTORS:
+            runs += _requests(sweep_name(request.name, grace, factor), benchmark, 2, request.sweep_methods,
+                              lambda m: seeds_of(request, m), request.results_dir,
+                              grace_period=grace, reduction_factor=factor)
+    return sorted(runs, key=lambda r: not METHODS[r.method].model_based)
+
+
+def still_to_run(requests: list[RunRequest]) -> list[RunRequest]:
+    """Those without a finished experiment in the folder (an interrupted study continues)."""
+    def finished(run: RunRequest) -> bool:
+        path = Path(run.results_dir) / run.experiment_name
+        try:
+            return folder.is_finished(folder.read_metadata(path))
+        except (OSError, ValueError):
+            return False
+
+    return [r for r in requests if not finished(r)]
