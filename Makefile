@@ -16,7 +16,7 @@ ifneq ($(CIFAR10_ARCHIVE),)
 export CIFAR10_DIR ?= $(abspath $(CIFAR10_ARCHIVE))
 endif
 
-.PHONY: setup data chromium run test clean
+.PHONY: setup data chromium run test figures figures-study figures-real clean
 
 setup: $(STAMP) data chromium
 
@@ -50,6 +50,18 @@ run: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+# The README's figures, drawn again into analysis/figures/ (experiments/figures.py): the
+# simulated comparison in a few minutes; the study and scaling study in about 40 minutes; the
+# real FashionMNIST comparison (and the Ray timelines) in about 80 minutes of a quiet machine.
+figures: setup
+	$(PY) experiments/figures.py simulated
+
+figures-study: setup
+	$(PY) experiments/figures.py study
+
+figures-real: setup
+	$(PY) experiments/figures.py real
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -304,3 +304,15 @@ def to_markdown(comparison: dict) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(row[c]) for c in columns) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def best_at(runs: list[Run], times: list[float]) -> pd.DataFrame:
+    """Each run's best metric value reported by each of `times` (tuner seconds), one row per
+    run: method, seed, then a column per time ("best_at_120s", ...), NaN before a first report."""
+    grid = np.asarray(times, dtype=float)
+    rows = []
+    for run in runs:
+        values = best_so_far(run, grid)
+        rows.append({"method": run.method, "seed": run.seed,
+                     **{f"best_at_{t:g}s": v for t, v in zip(grid, values)}})
+    return pd.DataFrame(rows)

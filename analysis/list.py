@@ -83,7 +83,7 @@ def format_rows(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      epilog=__doc__.split("\n\n", 2)[2],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -93,6 +93,11 @@ def main(argv=None) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print a JSON list, one object per experiment (best as a number, with "
                              "its metric and mode)")
+    return parser
+
+
+def main(argv=None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     rows = run_command(lambda: list_experiments(args.results_dir, args.prefix))
     print(json.dumps(rows, indent=1) if args.json else format_rows(rows))

@@ -103,12 +103,17 @@ def first_seed_of_each_method(folders: list[Path]) -> list[Path]:
     return [path for _, path in sorted(chosen.values(), key=lambda item: str(item[1]))]
 
 
-def main(argv=None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("experiment", help="name, unique name prefix, folder, 'latest', or a comparison")
     parser.add_argument("-o", "--output", type=Path, default=None,
                         help="PNG file to write (default: learning_curves.png in the experiment's folder)")
     add_results_dir_flag(parser)
+    return parser
+
+
+def main(argv=None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     def find():

@@ -63,7 +63,7 @@ def write_report(spec: str, output: Path, results_dir: Path | None = None, compa
     return Path(output)
 
 
-def main(argv=None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", metavar="WHAT",
@@ -77,6 +77,11 @@ def main(argv=None) -> None:
     parser.add_argument("--target", type=float, default=None,
                         help="comparisons: metric value for time to target (default: the median "
                              "of all runs' final best)")
+    return parser
+
+
+def main(argv=None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     output = run_command(lambda: write_report(args.what, args.output, args.results_dir,
                                               args.comparison, args.target))

@@ -184,13 +184,18 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("experiment", help="name, unique name prefix, folder, 'latest', or a comparison")
     add_results_dir_flag(parser)
     parser.add_argument("--json", action="store_true", help="print JSON (a list for a comparison)")
     parser.add_argument("--trials-csv", type=Path, default=None, metavar="FILE",
                         help="also write one row per trial (one experiment only)")
+    return parser
+
+
+def main(argv=None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     def summarise():

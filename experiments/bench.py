@@ -63,7 +63,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from experiments.benchmarks import (
+from experiments.measurements.throughput import (
     Pipeline, WarmTreeSampler, added_per_trial, alternate, describe, epoch_flops, gemm_rate,
     memory_at, paired_ratios, peak_rss_mb, private_kb, run_at_once, sim_speedup, spread, torchvision_layout,
     trial_breakdown, tuning_figures, tuning_run,
@@ -96,8 +96,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"length of each tuning run in seconds (default {DEFAULT_BUDGET_S:g}; "
                              f"{QUICK_BUDGET_S:g} with --quick); the 4-worker memory run lasts at "
                              f"most {MEMORY_BUDGET_S:g}")
-    parser.add_argument("--budget", type=float, dest="max_wallclock_time", default=argparse.SUPPRESS,
-                        help=argparse.SUPPRESS)  # the former name
     parser.add_argument("--backends", default="warm,python",
                         help=f"comma-separated backends whose tuning runs are measured, of "
                              f"{', '.join(TUNING_BACKENDS)}; the first one headlines, and the memory "

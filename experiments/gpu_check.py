@@ -32,7 +32,7 @@ def parse_ks(text: str) -> list[int]:
     return ks
 
 
-def main(argv=None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials-per-gpu", default="1,4,16", metavar="K,K,...",
                         help="trial counts per GPU to measure (default %(default)s)")
@@ -43,6 +43,11 @@ def main(argv=None) -> None:
     parser.add_argument("--results-dir", type=Path, default=None,
                         help="keep the experiments there (default: a temporary folder)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def main(argv=None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     ks = run_command(lambda: parse_ks(args.trials_per_gpu))
     deliver_sigterm_as_interrupt()

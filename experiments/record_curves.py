@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--configs", type=int, default=128, help="configurations (default %(default)s)")
     parser.add_argument("--workers", type=int, default=2,
                         help="configurations trained at once (default %(default)s)")
-    parser.add_argument("--max-epochs", type=int, default=None, help="default: the objective's")
+    parser.add_argument("--max-resource", "--max-epochs", dest="max_epochs", type=int, default=None, metavar="N",
+                        help="epochs of every recorded curve (default: the objective's)")
     parser.add_argument("--table", type=Path, default=None,
                         help="CSV to write or extend (default objectives/tables/OBJECTIVE.csv)")
     parser.add_argument("--data-dir", default=None, help="where the data set is (see README, Data)")

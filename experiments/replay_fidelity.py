@@ -72,11 +72,16 @@ def fidelity(spec: str, results_dir: Path | None = None) -> dict:
     return report
 
 
-def main(argv=None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("comparison", help="a real comparison: name, unique prefix, or 'latest'")
     flags.add_results_flags(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def main(argv=None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     report = run_command(lambda: fidelity(args.comparison, args.results_dir))
     if args.json:

@@ -15,9 +15,14 @@ from experiments.tuning.ray_tune import make_ray_tune_plan, run_ray_tune
 from objectives.usage import run_command
 
 
-def main(argv=None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    flags.add_run_flags(parser, backends=("ray",), resume=False)
+    flags.add_run_flags(parser, backends=("ray",), resume=False, max_failures=False)
+    return parser
+
+
+def main(argv=None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     plan = run_command(lambda: make_ray_tune_plan(flags.request_from(args, "asha").replace(backend="ray")))
     print(console.describe(plan).replace("with asha", "with Ray Tune's ASHA"), flush=True)

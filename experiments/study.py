@@ -16,27 +16,12 @@ count), sweep.md/.csv and costs.csv (what each method cost to simulate). Runs al
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import sys
 import time
 from pathlib import Path
 
-import pandas as pd
-
-from analysis import study as analysis
 from analysis.figure_files import check_output_folder
-from experiments.schedulers import METHODS
-from experiments.tuning.parallel import default_jobs, run_many
-from experiments.tuning.study import (
-    BENCHMARKS,
-    STUDY_METHODS,
-    StudyRequest,
-    check_study,
-    still_to_run,
-    study_requests,
-    sweep_requests,
-)
+from experiments.tuning.parallel import default_jobs
+from experiments.tuning.study import BENCHMARKS, STUDY_METHODS, StudyRequest, check_study, run_study, write_report
 from objectives.usage import UsageError, run_command
 
 
@@ -54,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--study-name", default="study", help="names the comparisons (default %(default)s)")
     parser.add_argument("--benchmarks", default=",".join(BENCHMARKS),
-                        help=f"recorded benchmarks (default %(default)s)")
+                        help="recorded benchmarks (default %(default)s)")
     parser.add_argument("--methods", default=",".join(STUDY_METHODS), help="methods (default: all but Ray Tune's)")
     parser.add_argument("--workers", default="1,2,4,8", help="worker counts (default %(default)s)")
     parser.add_argument("--seeds", type=int, default=50,
@@ -86,82 +71,6 @@ def request_from(args) -> StudyRequest:
         raise UsageError(f"--jobs {args.jobs}: must be at least 1")
     check_output_folder(args.output_dir)
     return request
-
-
-class Progress:
-    """A line every 5% of the runs (and at the end): done, failed, elapsed, estimated left."""
-
-    def __init__(self):
-        self.started = time.monotonic()
-        self.failed = 0
-
-    def __call__(self, done: int, total: int, outcome) -> None:
-        if outcome.error:
-            self.failed += 1
-            print(f"  run {outcome.request.experiment_name} failed: {outcome.error}", file=sys.stderr, flush=True)
-        if done == total or done % max(1, total // 20) == 0:
-            elapsed = time.monotonic() - self.started
-            left = elapsed / done * (total - done)
-            print(f"  [{elapsed / 60:5.1f} min] {done}/{total} runs"
-                  + (f", {self.failed} failed" if self.failed else "")
-                  + (f", about {left / 60:.1f} min left" if done < total else ""), file=sys.stderr, flush=True)
-
-
-def costs_table(outcomes) -> pd.DataFrame:
-    """Per method: runs, compute seconds in all and per run (median), as measured in the workers."""
-    by_method: dict[str, list[float]] = {}
-    for outcome in outcomes:
-        by_method.setdefault(outcome.request.method, []).append(outcome.seconds)
-    rows = [{"method": m, "model_based": METHODS[m].model_based, "runs": len(s),
-             "total_s": round(sum(s), 1), "median_s_per_run": round(statistics.median(s), 3)}
-            for m, s in by_method.items()]
-    return pd.DataFrame(rows).sort_values("total_s", ascending=False)
-
-
-def run_study(request: StudyRequest, jobs: int) -> pd.DataFrame | None:
-    requests = study_requests(request) + sweep_requests(request)
-    todo = still_to_run(requests)
-    print(f"Study {request.name}: {len(requests)} simulated runs ({len(requests) - len(todo)} already done), "
-          f"{jobs} at a time, into {request.results_dir}", flush=True)
-    if not todo:
-        return None
-    outcomes = run_many(todo, jobs, Progress())
-    return costs_table(outcomes)
-
-
-def write_report(request: StudyRequest, output_dir: Path, costs: pd.DataFrame | None) -> None:
-    output_dir.mkdir(parents=True, exist_ok=True)
-    analysed = analysis.analyse(request.name, request.results_dir, output_dir,
-                                say=lambda text: print(text, file=sys.stderr, flush=True))
-    rows = analysis.table_rows(analysed)
-    pd.DataFrame(rows).to_csv(output_dir / "study.csv", index=False)
-    text = analysis.markdown(analysed)
-    sweep = analysis.sweep_rows(request.name, request.results_dir)
-    if sweep:
-        pd.DataFrame(sweep).to_csv(output_dir / "sweep.csv", index=False)
-        default = (2, 2)
-        sweep_text = analysis.sweep_markdown(sweep, default)
-        (output_dir / "sweep.md").write_text(sweep_text + "\n")
-        text += ("\n### Settings: fashion_mnist_lenet, 2 workers (time to target; the aim is a median "
-                 "of at most 120 s)\n\n" + sweep_text + "\n")
-    if costs is not None:
-        costs.to_csv(output_dir / "costs.csv", index=False)
-        text += "\n### What each method cost to simulate (this run)\n\n" + analysis.frame_markdown(costs) + "\n"
-    (output_dir / "study.md").write_text(text)
-    model_based = {m for m in METHODS if METHODS[m].model_based}
-    best = {b: {w: analysis.best_model_based(analysed, model_based, b, w) for w in by_w}
-            for b, by_w in analysed["benchmarks"].items()}
-    (output_dir / "study.json").write_text(json.dumps(
-        {"study": request.name, "rows": rows, "sweep": sweep, "best_model_based": best,
-         "leaders": analysis.leaders(analysed).to_dict("records"),
-         "costs": None if costs is None else costs.to_dict("records"),
-         "benchmarks": {b: {"budget_s": BENCHMARKS[b].budget_s, "target": BENCHMARKS[b].target,
-                            "why": BENCHMARKS[b].why} for b in analysed["benchmarks"]}},
-        indent=1, default=str))
-    print(text)
-    print(f"wrote {output_dir}/study.md, study.csv, study.json, "
-          + ", ".join(Path(f).name for f in analysed["figures"])
-          + (", sweep.md, sweep.csv" if sweep else "") + (", costs.csv" if costs is not None else ""))
 
 
 def main(argv=None) -> None:

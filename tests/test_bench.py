@@ -9,7 +9,7 @@ import time
 import pytest
 
 from experiments import bench
-from experiments.benchmarks import (
+from experiments.measurements.throughput import (
     WarmTreeSampler, added_per_trial, anon_pss_kb, describe, largest_private_mappings, paired_ratios,
     private_kb, pss_kb, smaps_rollup, spread,
 )
@@ -75,7 +75,7 @@ def test_options_from_flags():
     parser = bench.build_parser()
     assert bench.check_options(parser.parse_args([])).budget_s == bench.DEFAULT_BUDGET_S
     assert bench.check_options(parser.parse_args(["--quick"])).budget_s == bench.QUICK_BUDGET_S
-    assert bench.check_options(parser.parse_args(["--budget", "45"])).budget_s == 45  # former name
+    assert bench.check_options(parser.parse_args(["--max-wallclock-time", "45"])).budget_s == 45
     assert bench.check_options(parser.parse_args(["--quick", "--max-wallclock-time", "50"])).budget_s == 50
     for flags in (["--max-wallclock-time", "0"], ["--repeats", "0"]):
         with pytest.raises(UsageError):

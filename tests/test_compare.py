@@ -54,7 +54,7 @@ def test_comparison_json_reports_every_run(comparison_dir):
     from scipy.stats import trim_mean
 
     completed = run_script(["-m", "analysis.compare", "latest", "--results-dir",
-                            str(comparison_dir), "--json", "-o", str(comparison_dir / "report")])
+                            str(comparison_dir), "--json", "--output-dir", str(comparison_dir / "report")])
     comparison = json.loads(completed.stdout)
     assert comparison["comparison"] == "smoke-cmp"
     assert set(comparison["methods"]) == {"asha", "sync_sh"}
@@ -86,7 +86,7 @@ def test_comparison_json_reports_every_run(comparison_dir):
 
 def test_report_files(comparison_dir, tmp_path):
     completed = run_script(["-m", "analysis.compare", "smoke", "--results-dir",
-                            str(comparison_dir), "-o", str(tmp_path), "--target", "0.95"])
+                            str(comparison_dir), "--output-dir", str(tmp_path), "--target", "0.95"])
     assert "asha" in completed.stdout and "sync_sh" in completed.stdout
     for name in ("comparison.png", "worker_timeline.png", "rung_curves.png"):
         data = (tmp_path / name).read_bytes()

@@ -15,7 +15,7 @@ import pytest
 
 from analysis.summarize import summarize_experiment
 from objectives.training import CHECKPOINT_NAME
-from tests.conftest import read_metadata, run_launcher, run_script
+from tests.conftest import assert_loads_in_stock_syne_tune, read_metadata, run_launcher, run_script
 from tests.fault_objective import toy_trial
 from tests.test_reliability import run_toy, toy_space
 
@@ -96,7 +96,7 @@ def test_syne_tune_and_ray_tune_asha_side_by_side_on_both_nodes(cluster, tmp_pat
         assert summary["trial_backend"] == ("ray_tune" if method == "ray_tune_asha" else "ray")
         assert_loads_in_stock_syne_tune(experiment, {"learning_rate", "batch_size"}, tmp_path)
     table = json.loads(run_script(["-m", "analysis.compare", "side-by-side", "--results-dir",
-                                   str(results_dir), "--json", "-o", str(tmp_path / "report")]).stdout)
+                                   str(results_dir), "--json", "--output-dir", str(tmp_path / "report")]).stdout)
     assert set(table["methods"]) == {"asha", "ray_tune_asha"}
     assert all(entry["runs"][0]["trials"] >= 2 for entry in table["methods"].values())
     run_script(["-m", "analysis.plot_learning_curves", str(experiments["ray_tune_asha"]),

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from analysis.metrics import stopped_early
-from tests.conftest import assert_loads_in_stock_syne_tune, read_metadata, run_launcher, run_script
+from tests.conftest import assert_loads_in_stock_syne_tune, read_metadata, run_script
 
 
 def results_of(experiment) -> pd.DataFrame:

@@ -100,12 +100,24 @@ def test_replay_fidelity_of_a_real_comparison(real_comparison_dir):
         assert {e["method"] for e in entry["real"]} == {e["method"] for e in entry["simulated"]} == {"asha", "sync_sh"}
 
 
-def test_scaling_study_writes_its_plot(tmp_path):
-    completed = run_script(["experiments/scaling.py", "--workers", "1,2,4", "--seeds", "2",
-                            "--budget", "1800", "--output-dir", str(tmp_path)])
-    assert "time to reach it" in completed.stdout
+def test_scaling_study_stops_runs_at_the_target_and_plots_speed_up(tmp_path):
+    completed = run_script(["experiments/scaling.py", "--workers", "1,4", "--seeds", "3",
+                            "--methods", "asha,sync_sh", "--results-dir", str(tmp_path / "runs"),
+                            "--output-dir", str(tmp_path)])
+    assert "speed-up over 1 worker(s)" in completed.stdout
     rows = pd.read_csv(tmp_path / "scaling.csv")
-    assert set(rows["workers"]) == {1, 2, 4} and set(rows["method"]) == {"asha", "sync_sh"}
+    assert set(rows["workers"]) == {1, 4} and set(rows["method"]) == {"asha", "sync_sh"}
+    assert (rows[rows["workers"] == 1]["speedup"] == 1).all()
+    assert (rows["ideal_speedup"] == rows["workers"]).all()
+    # every run ended at its first result below the target, or at the budget without one
+    for experiment in (p for p in (tmp_path / "runs").iterdir() if (p / "metadata.json").exists()):
+        results = pd.read_csv(experiment / "results.csv.zip").sort_values("st_tuner_time")
+        below = results[results["validation_error"] < 0.1455]
+        if not below.empty:
+            # results reported after the first hit come only from trials already running
+            assert results["st_tuner_time"].max() - below["st_tuner_time"].iloc[0] < 30
+        else:
+            assert results["st_tuner_time"].max() > 3000
     assert (tmp_path / "scaling.png").stat().st_size > 10_000
 
 

@@ -105,10 +105,11 @@ RAY_TUNE_ASHA = "ray_tune_asha"
 def refit_every(n_workers: int) -> int:
     """How many trials with new results a model-based searcher waits for before it refits
     its model: after each one with one worker (as Syne Tune's default), after each round of
-    up to 4 with more. With W workers about W suggestions follow each round of results;
-    refitting after every one of them costs W times as much (a GP or a boosted ensemble per
-    suggestion dominates a simulated study) for a model that has moved little."""
-    return max(1, min(4, n_workers))
+    W results with W workers (at most 8). With W workers about W suggestions follow each round
+    of results; refitting after every one of them costs W times as much (a GP or a boosted
+    ensemble per suggestion dominates a simulated study) for a model that has moved little.
+    Every suggestion after the warm-up still comes from the model."""
+    return max(1, min(8, n_workers))
 
 METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in (
     MethodSpec("asha", "asha", "random_search", "asynchronous successive halving, random search "
@@ -121,12 +122,12 @@ METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in (
     MethodSpec("asha_gp", "asha", "botorch", "ASHA with a Gaussian process through BoTorch (fixed "
                "so that it fits; needs the [gp] extra)",
                # a cheaper acquisition than stock's (whose GP never fits inside ASHA, so every
-               # suggestion is random): 4 L-BFGS starts from the best of 128 random points
-               # (stock: 20 of 200), 128 quasi-MC samples (botorch: 512), at most 50 iterations
+               # suggestion is random): 2 L-BFGS starts from the best of 128 random points
+               # (stock: 20 of 200), 128 quasi-MC samples (botorch: 512), at most 20 iterations
                # (botorch: 200). Each suggestion costs ~10x less, which makes a study of
                # thousands of simulated runs fit in half an hour.
-               searcher_kwargs=(("num_restarts", 4), ("num_raw_samples", 128), ("mc_samples", 128),
-                                ("max_iterations", 50))),
+               searcher_kwargs=(("num_restarts", 2), ("num_raw_samples", 128), ("mc_samples", 128),
+                                ("max_iterations", 20))),
     MethodSpec("sync_sh", "sync", "random_search", "synchronous successive halving as Syne Tune "
                "shipped it until 0.14: a free worker starts the next round instead of waiting"),
     MethodSpec("sync_sh_waiting", "sync", "random_search", "synchronous successive halving, "

@@ -28,8 +28,9 @@ def add_results_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def add_run_flags(parser: argparse.ArgumentParser, *, backends=BACKENDS, resume: bool = True,
-                  experiment_name: bool = True) -> None:
-    """The flags of one tuning run (a comparison's runs share them)."""
+                  experiment_name: bool = True, max_failures: bool = True) -> None:
+    """The flags of one tuning run (a comparison's runs share them). Ray Tune's own tuner
+    (run_ray_tune.py) goes on past any number of failed trials: no --max-failures there."""
     parser.add_argument("--objective", default="fashion_mnist_lenet",
                         help=f"what to tune: {', '.join(BUILTIN_OBJECTIVES)}, or your own as "
                              f"package.module:attribute or file.py:attribute (default %(default)s)")
@@ -60,8 +61,9 @@ def add_run_flags(parser: argparse.ArgumentParser, *, backends=BACKENDS, resume:
         parser.add_argument("--experiment-name", default=None,
                             help=f"name prefix, {NAME_CHARACTERS}; a timestamp is appended "
                                  "(default: METHOD-OBJECTIVE)")
-    parser.add_argument("--max-failures", type=int, default=20,
-                        help="failed trials tolerated before tuning is aborted (default %(default)s)")
+    if max_failures:
+        parser.add_argument("--max-failures", type=int, default=20,
+                            help="failed trials tolerated before tuning is aborted (default %(default)s)")
     parser.add_argument("--cpus-per-trial", type=int, default=None,
                         help="CPU threads each trial uses (default: the CPUs split evenly among the "
                              "workers; 1 per trial on GPUs)")
@@ -104,7 +106,7 @@ def request_from(args: argparse.Namespace, method: str) -> RunRequest:
         brackets=args.brackets, seed=args.seed, backend=getattr(args, "backend", "ray"),
         data_dir=args.data_dir, smoke=args.smoke, search_space=args.search_space,
         results_dir=args.results_dir, experiment_name=getattr(args, "experiment_name", None),
-        max_failures=args.max_failures, cpus_per_trial=args.cpus_per_trial,
+        max_failures=getattr(args, "max_failures", RunRequest.max_failures), cpus_per_trial=args.cpus_per_trial,
         trials_per_gpu=args.trials_per_gpu,
         startup_s=getattr(args, "startup_s", RunRequest.startup_s),
         ray_address=args.ray_address, checkpoint_dir=args.checkpoint_dir,

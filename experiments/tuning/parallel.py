@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import multiprocessing
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -81,3 +82,27 @@ def run_many(requests: Iterable[RunRequest], jobs: int,
                 future.cancel()
             raise
     return outcomes
+
+
+class ProgressLine:
+    """For run_many's `progress`: a line on stderr every 30 s and at the end (done, failed,
+    elapsed, an estimate of what is left); each failure on its own line."""
+
+    def __init__(self, every_s: float = 30.0):
+        self.started = self.last = time.monotonic()
+        self.every_s = every_s
+        self.failed = 0
+
+    def __call__(self, done: int, total: int, outcome: Outcome) -> None:
+        if outcome.error:
+            self.failed += 1
+            print(f"  run {outcome.request.experiment_name} failed: {outcome.error}", file=sys.stderr, flush=True)
+        now = time.monotonic()
+        if done < total and now - self.last < self.every_s:
+            return
+        self.last = now
+        elapsed = now - self.started
+        print(f"  [{elapsed / 60:5.1f} min] {done}/{total} runs"
+              + (f", {self.failed} failed" if self.failed else "")
+              + (f", about {elapsed / done * (total - done) / 60:.1f} min left" if done < total else ""),
+              file=sys.stderr, flush=True)

@@ -7,7 +7,7 @@ per alternating round (`paired_ratios`), so that a slow stretch of a shared mach
 sides of one ratio rather than one side of all of them.
 
 Epoch times are measured in fresh processes, two at once (as two trials run on a 2-worker
-launcher):  python -m experiments.benchmarks PIPELINE --threads N --arg PATH [--epochs E]
+launcher):  python -m experiments.measurements.throughput PIPELINE --threads N --arg PATH [--epochs E]
 prints one JSON line {"seconds": first epoch's training time, "validation_error": after the
 last epoch (suite pipeline only)}.
 """
@@ -141,7 +141,7 @@ class Pipeline:
 
 
 def measure_in_process(pipeline: Pipeline, threads: int, timeout: float = 600) -> subprocess.Popen:
-    command = [sys.executable, "-m", "experiments.benchmarks", pipeline.kind, "--threads",
+    command = [sys.executable, "-m", "experiments.measurements.throughput", pipeline.kind, "--threads",
                str(threads), "--arg", pipeline.arg, "--epochs", str(pipeline.epochs),
                "--learning-rate", str(pipeline.learning_rate)]
     return subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=REPO,

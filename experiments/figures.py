@@ -1,0 +1,154 @@
+"""Draw the README's figures again, from new runs, into analysis/figures/.
+
+    python experiments/figures.py simulated   # a few minutes: the simulated comparison   (make figures)
+    python experiments/figures.py study       # ~40 min: the study and the scaling study   (make figures-study)
+    python experiments/figures.py real        # ~75 min: real FashionMNIST, 2 workers      (make figures-real)
+
+Each set runs its experiments into a temporary folder (or --results-dir), then writes its
+figures under fixed names, and prints which files it wrote:
+- simulated: sim_comparison.png, sim_worker_timeline.png, sim_rung_curves.png (ASHA, both
+  synchronous SH variants and BOHB, 30 paired seeds, 4 workers, LeNet's recorded curves) and
+  sim_learning_curves.png (seed 0 of ASHA);
+- study: study-fashion_mnist_lenet.png, study-cifar10_cnn.png (experiments/study.py's default
+  run) and scaling.png (experiments/scaling.py's), with their tables beside them (study.md,
+  sweep.md, scaling.csv);
+- real: real_comparison.png, real_worker_timeline.png, real_rung_curves.png and
+  real_learning_curves.png: ASHA against the model-based method the study ranks first on LeNet
+  with 2 workers, 3 paired seeds of 720 s on real FashionMNIST; best_at.csv (each run's best
+  by 2, 4, ..., 12 minutes); then ray_worker_timeline.png: Syne Tune's ASHA on the Ray backend
+  beside Ray Tune's ASHA (2 seeds of 90 s on a local Ray).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from analysis.compare import write_report
+from analysis.comparison import best_at, compare, format_table, load_runs
+from analysis.experiments import load
+from analysis.figure_files import check_output_folder, save_figure
+from analysis.plot_learning_curves import plot_learning_curves
+from experiments.tuning.comparison import ComparisonRequest, plan_comparison, run_comparison
+from experiments.tuning.parallel import default_jobs
+from experiments.tuning.plan import RunRequest
+from experiments.tuning.scaling import ScalingRequest, run_scaling
+from experiments.tuning.study import StudyRequest, run_study, write_report as write_study_report
+from objectives.usage import run_command
+
+FIGURES = Path(__file__).resolve().parent.parent / "analysis" / "figures"
+SETS = ("simulated", "study", "real")
+REAL_MINUTES = (2, 4, 6, 8, 10, 12)
+
+
+def comparison_figures(name: str, results_dir: Path, prefix: str, out: Path) -> list[Path]:
+    """The comparison's figures (and table) as PREFIX_comparison.png, ..., plus the learning
+    curves of ASHA's first seed."""
+    comparison = compare(name, results_dir)
+    runs = load_runs(name, results_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        written = []
+        for path in write_report(comparison, runs, Path(tmp)):
+            target = out / f"{prefix}_{path.name}"
+            if path.suffix == ".png":
+                shutil.copyfile(path, target)
+                written.append(target)
+    first = next(r for r in runs if r.method == "asha")
+    written.append(save_figure(plot_learning_curves(load(first.experiment.name, results_dir)),
+                               out / f"{prefix}_learning_curves.png"))
+    print(format_table(comparison))
+    return written
+
+
+def simulated_set(results_dir: Path, out: Path) -> list[Path]:
+    comparison = plan_comparison(ComparisonRequest(
+        run=RunRequest(backend="simulated", workers=4, results_dir=results_dir),
+        methods=("asha", "sync_sh", "sync_sh_waiting", "bohb"), seeds=30, name="sim-figures"))
+    with contextlib.redirect_stdout(io.StringIO()):
+        run_comparison(comparison)
+    return comparison_figures("sim-figures", results_dir, "sim", out)
+
+
+def study_set(results_dir: Path, out: Path) -> list[Path]:
+    request = StudyRequest(results_dir=results_dir / "study")
+    jobs = default_jobs()
+    costs = run_study(request, jobs)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = write_study_report(request, Path(tmp), costs)
+        written = []
+        for path in files:
+            if path.suffix in (".png", ".md", ".json"):
+                shutil.copyfile(path, out / path.name)
+                written.append(out / path.name)
+        _, scaling_files = run_scaling(ScalingRequest(results_dir=results_dir / "scaling"), jobs, Path(tmp))
+        for path in scaling_files:
+            if path.suffix in (".png", ".csv"):
+                shutil.copyfile(path, out / path.name)
+                written.append(out / path.name)
+    return written
+
+
+def best_model_based_on_lenet() -> str:
+    """The model-based method the committed study ranks first on LeNet with 2 workers."""
+    table = FIGURES / "study.json"
+    if table.exists():
+        best = json.loads(table.read_text())["best_model_based"].get("fashion_mnist_lenet", {})
+        if best.get("2"):
+            return best["2"]
+    return "bohb"
+
+
+def real_set(results_dir: Path, out: Path) -> list[Path]:
+    rival = best_model_based_on_lenet()
+    comparison = plan_comparison(ComparisonRequest(
+        run=RunRequest(workers=2, budget_s=720, results_dir=results_dir),
+        methods=("asha", rival), seeds=3, name="real-figures"))
+    run_comparison(comparison, say=lambda text: print(text, flush=True))
+    written = comparison_figures("real-figures", results_dir, "real", out)
+    at = best_at(load_runs("real-figures", results_dir), [60 * m for m in REAL_MINUTES])
+    at.to_csv(out / "real_best_at.csv", index=False)
+    print(at.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return written + [out / "real_best_at.csv"] + ray_set(results_dir, out)
+
+
+def ray_set(results_dir: Path, out: Path) -> list[Path]:
+    """Syne Tune's ASHA on the Ray backend beside Ray Tune's own, 2 seeds of 90 s on a local
+    Ray: their worker timelines."""
+    from analysis.comparison_plots import plot_worker_timelines
+
+    comparison = plan_comparison(ComparisonRequest(
+        run=RunRequest(backend="ray", workers=2, budget_s=90, results_dir=results_dir),
+        methods=("asha", "ray_tune_asha"), seeds=2, name="ray-figures"))
+    run_comparison(comparison, say=lambda text: print(text, flush=True))
+    print(format_table(compare("ray-figures", results_dir)))
+    return [save_figure(plot_worker_timelines(load_runs("ray-figures", results_dir)), out / "ray_worker_timeline.png")]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("set", choices=SETS, help="which figures: " + ", ".join(SETS))
+    parser.add_argument("--results-dir", type=Path, default=None,
+                        help="keep the runs' experiments there (default: a temporary folder)")
+    parser.add_argument("--output-dir", type=Path, default=FIGURES,
+                        help="where the figures go (default analysis/figures)")
+    return parser
+
+
+def main(argv=None) -> None:
+    args = build_parser().parse_args(argv)
+    run_command(lambda: check_output_folder(args.output_dir))
+    draw = {"simulated": simulated_set, "study": study_set, "real": real_set}[args.set]
+    with tempfile.TemporaryDirectory() as tmp:
+        results_dir = (args.results_dir or Path(tmp)).expanduser().resolve()
+        written = run_command(lambda: draw(results_dir, args.output_dir))
+    print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

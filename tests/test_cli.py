@@ -1,0 +1,64 @@
+"""One command line: every command explains every flag, the same concept has the same flag
+everywhere, and what a command offers it accepts."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+import pytest
+
+from experiments.schedulers import methods_of
+from experiments.tuning.launch import build_parser as launcher_parser
+
+MODULE_COMMANDS = [
+    "experiments.compare", "experiments.run_ray_tune", "experiments.bench", "experiments.record_curves",
+    "experiments.study", "experiments.scaling", "experiments.gpu_check", "experiments.replay_fidelity",
+    "analysis.summarize", "analysis.plot_learning_curves", "analysis.list", "analysis.report",
+    "analysis.compare",
+]
+
+
+def parsers():
+    yield "run_asha.py", launcher_parser(methods_of("asha") + methods_of("random"), "ASHA")
+    yield "run_sync_sh.py", launcher_parser(methods_of("sync"), "SH")
+    for name in MODULE_COMMANDS:
+        yield name, importlib.import_module(name).build_parser()
+
+
+ALL = list(parsers())
+
+
+@pytest.mark.parametrize("name,parser", ALL, ids=[n for n, _ in ALL])
+def test_every_flag_explains_itself(name, parser):
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        assert action.help and action.help != argparse.SUPPRESS, f"{name}: {action.option_strings or action.dest} has no help"
+
+
+# concept -> the one flag that names it (a command either uses this name or lacks the concept)
+SAME_NAME = {
+    "budget in seconds": ("--max-wallclock-time", ("--budget", "--time-budget")),
+    "maximum resource": ("--max-resource", ("--max-t",)),
+    "target of time to target": ("--target", ("--target-error",)),
+    "folder of results": ("--results-dir", ("--results", "--dir")),
+    "folder of figures and tables": ("--output-dir", ()),
+}
+
+
+@pytest.mark.parametrize("name,parser", ALL, ids=[n for n, _ in ALL])
+def test_one_name_per_concept(name, parser):
+    options = {o for action in parser._actions for o in action.option_strings}
+    for concept, (flag, others) in SAME_NAME.items():
+        assert not options & set(others), f"{name} names the {concept} {options & set(others)}, not {flag}"
+    # -o is an output file wherever it exists (a folder is always --output-dir)
+    for action in parser._actions:
+        if "-o" in action.option_strings:
+            assert "--output" in action.option_strings, f"{name}: -o is {action.option_strings}"
+
+
+def test_ray_tune_offers_no_flag_it_ignores():
+    options = {o for a in importlib.import_module("experiments.run_ray_tune").build_parser()._actions
+               for o in a.option_strings}
+    assert not options & {"--max-failures", "--startup-s", "--backend", "--resume"}
