@@ -48,8 +48,10 @@ chromium:
 run: setup
 	$(PY) experiments/run_asha.py --workers 2
 
+# Three test processes: most tests wait on tuning budgets, so they overlap well on 2 cores; the
+# Ray tests run in one of them (loadgroup), one cluster at a time.
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 3 --dist loadgroup
 
 # The README's figures, drawn again into analysis/figures/ (experiments/figures.py): the
 # simulated comparison in a few minutes; the study and scaling study in about 40 minutes; the

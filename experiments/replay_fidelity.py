@@ -7,7 +7,8 @@ For the trials of the real runs whose configurations are in the recorded table (
 when the runs used `--search-space recorded`), compares real and recorded learning curves
 (analysis.fidelity). Then replays the same comparison (methods, seeds, workers, budget) in
 simulation over the recorded configurations and reports whether simulated and real runs rank
-the methods the same way.
+the methods the same way. Also says how well the surrogate that serves the full search space
+predicts recorded curves left out of its fit.
 """
 
 from __future__ import annotations
@@ -48,13 +49,26 @@ def replay(runs, results_dir: Path) -> str:
     return name
 
 
+def surrogate_quality(objective_name: str, table, table_metadata: dict) -> dict:
+    """How well the surrogate that serves the full search space in simulation predicts
+    recorded configurations left out of its fit (leave one out)."""
+    from experiments.backends.surrogate import held_out_quality
+    from objectives import load_objective
+    from objectives.tables import recorded_configurations
+
+    return held_out_quality(table, recorded_configurations(objective_name), load_objective(objective_name).search_space,
+                            int(table_metadata["max_epochs"]))
+
+
 def fidelity(spec: str, results_dir: Path | None = None) -> dict:
     name = resolve_comparison(spec, results_dir)
     runs = [r for r in load_runs(name, results_dir) if not r.metadata.get(folder.SIMULATED)]
     if not runs:
         raise ExperimentNotFound(f"comparison {name} has no real runs to check against")
-    table, _ = recorded_table(runs[0].metadata[folder.OBJECTIVE])
-    report = {"comparison": name, "curves": curve_fidelity(curve_pairs(runs, table))}
+    objective = runs[0].metadata[folder.OBJECTIVE]
+    table, table_metadata = recorded_table(objective)
+    report = {"comparison": name, "curves": curve_fidelity(curve_pairs(runs, table)),
+              "surrogate_held_out": surrogate_quality(objective, table, table_metadata)}
     real = compare(name, results_dir)
     with tempfile.TemporaryDirectory() as tmp:
         simulated_name = replay(runs, Path(tmp))
@@ -90,6 +104,9 @@ def main(argv=None) -> None:
     print(f"Replay fidelity for {report['comparison']}")
     for key, value in report["curves"].items():
         print(f"  {key:<34} {value}")
+    print("  the surrogate on recorded configurations left out of its fit (simulation of the full space):")
+    for key, value in report["surrogate_held_out"].items():
+        print(f"    {key:<32} {value}")
     for field, entry in report["ranking"].items():
         def order(ranking):
             return " > ".join(e["method"] + ("" if i == 0 or e["separated_from_leader"] else " (undecided)")

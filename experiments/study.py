@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="paired seeds of the methods that sample at random (default %(default)s)")
     parser.add_argument("--model-seeds", type=int, default=20,
                         help="paired seeds of the methods that fit a model (default %(default)s)")
-    parser.add_argument("--sweep-methods", default="asha,bohb",
+    parser.add_argument("--sweep-methods", default="asha",
                         help="methods of the grace period x reduction factor sweep; 'none' to skip "
                              "(default %(default)s)")
     parser.add_argument("--jobs", type=int, default=None,

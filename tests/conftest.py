@@ -45,44 +45,72 @@ def read_metadata(experiment: Path) -> dict:
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 
 
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """`build(folder)` into a folder every test process shares: with pytest-xdist (make test
+    runs the suite in parallel processes), the first process to need it builds it and the
+    others wait for it and reuse it; alone, it is built in this session's temporary folder."""
+    from filelock import FileLock
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    root = tmp_path_factory.getbasetemp()
+    if worker is None:
+        folder = root / name
+        folder.mkdir()
+        build(folder)
+        return folder
+    shared = root.parent  # the folder of every worker's basetemp: one per test session
+    folder, done, failed = shared / name, shared / f"{name}.done", shared / f"{name}.failed"
+    with FileLock(str(shared / f"{name}.lock")):
+        if failed.exists():
+            raise AssertionError(f"building {name} failed in another test process:\n{failed.read_text()}")
+        if not done.exists():
+            folder.mkdir(exist_ok=True)
+            try:
+                build(folder)
+            except BaseException as error:
+                failed.write_text(str(error)[-4000:])
+                raise
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def real_comparison_dir(tmp_path_factory) -> Path:
     """A short comparison on real FashionMNIST over the recorded configurations (so that it can
     be replayed): ASHA and synchronous SH, 2 workers, 12 s each, 2 epochs at most."""
     if not DEBIAN_FASHION_MNIST.exists():
         pytest.skip("Debian package dataset-fashion-mnist not installed (make setup installs it)")
-    results_dir = tmp_path_factory.mktemp("real-comparison")
-    run_script(["experiments/compare.py", "--methods", "asha,sync_sh", "--search-space", "recorded",
-                "--seeds", "1", "--workers", "2", "--max-wallclock-time", "12", "--max-resource", "2",
-                "--grace-period", "1", "--comparison-name", "real", "--results-dir", str(results_dir)],
-               timeout=180)
-    return results_dir
+    return built_once(tmp_path_factory, "real-comparison", lambda results_dir: run_script(
+        ["experiments/compare.py", "--methods", "asha,sync_sh", "--search-space", "recorded",
+         "--seeds", "1", "--workers", "2", "--max-wallclock-time", "12", "--max-resource", "2",
+         "--grace-period", "1", "--comparison-name", "real", "--results-dir", str(results_dir)],
+        timeout=180))
 
 
 @pytest.fixture(scope="session")
 def smoke_results_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("smoke-results")
+    """Holds `smoke_experiment` (a test may add experiments beside it)."""
+    return built_once(tmp_path_factory, "smoke-results", lambda results_dir: run_launcher(
+        "run_asha.py", results_dir, "--smoke", "--workers", "2",
+        "--max-wallclock-time", "20", "--max-epochs", "8", "--grace-period", "1",
+        "--reduction-factor", "2", "--seed", "1"))
 
 
 @pytest.fixture(scope="session")
 def smoke_experiment(smoke_results_dir) -> Path:
     """A real 2-worker ASHA run on synthetic data: rungs at epochs 1, 2, 4 (max 8)."""
-    return run_launcher(
-        "run_asha.py", smoke_results_dir, "--smoke", "--workers", "2",
-        "--max-wallclock-time", "20", "--max-epochs", "8", "--grace-period", "1",
-        "--reduction-factor", "2", "--seed", "1",
-    )
+    experiments = sorted(p for p in smoke_results_dir.iterdir() if (p / "metadata.json").exists())
+    return next(p for p in experiments if p.name.startswith("asha-"))
 
 
 @pytest.fixture(scope="session")
 def comparison_dir(tmp_path_factory) -> Path:
     """A real comparison on synthetic data: ASHA and synchronous SH, seeds 0 and 1, 2 workers,
     10 s each, 4 epochs at most; comparison name smoke-cmp."""
-    results_dir = tmp_path_factory.mktemp("comparison")
-    run_script(["experiments/compare.py", "--smoke", "--seeds", "2", "--workers", "2",
-                "--max-wallclock-time", "10", "--max-epochs", "4", "--grace-period", "1",
-                "--comparison-name", "smoke-cmp", "--results-dir", str(results_dir)], timeout=300)
-    return results_dir
+    return built_once(tmp_path_factory, "comparison", lambda results_dir: run_script(
+        ["experiments/compare.py", "--smoke", "--seeds", "2", "--workers", "2",
+         "--max-wallclock-time", "10", "--max-epochs", "4", "--grace-period", "1",
+         "--comparison-name", "smoke-cmp", "--results-dir", str(results_dir)], timeout=300))
 
 
 def assert_loads_in_stock_syne_tune(experiment: Path, hyperparameters: set[str], tmp_path: Path) -> None:

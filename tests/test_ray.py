@@ -21,6 +21,9 @@ from tests.test_reliability import run_toy, toy_space
 
 ray = pytest.importorskip("ray", reason="the Ray tests need the extra: pip install -e '.[ray]'")
 
+# one cluster at a time, in one test process (make test runs several)
+pytestmark = pytest.mark.xdist_group("ray")
+
 # Stay on this machine: every Ray process binds to loopback, and no usage reports are sent.
 RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
@@ -173,6 +176,7 @@ def test_a_node_lacking_the_data_set_gets_it_through_the_object_store(cluster, t
         ray.get(copy_task.remote(str(tmp_path / "nowhere" / "decoded.pt"), []))
 
 
+@pytest.mark.timeout(90)
 def test_ray_flags_are_checked_before_anything_starts(tmp_path):
     results_dir = tmp_path / "results"
     for flags, message in (

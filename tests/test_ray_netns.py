@@ -25,6 +25,9 @@ from tests.conftest import DEBIAN_FASHION_MNIST, REPO, read_metadata, run_script
 
 pytest.importorskip("ray", reason="the Ray tests need the extra: pip install -e '.[ray]'")
 
+# one cluster at a time, in one test process (make test runs several)
+pytestmark = pytest.mark.xdist_group("ray")
+
 from tests import netns_cluster  # noqa: E402
 
 # A small slice of the real FashionMNIST: decoded and cached like the full set (a file, unlike

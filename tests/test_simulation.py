@@ -98,6 +98,9 @@ def test_replay_fidelity_of_a_real_comparison(real_comparison_dir):
     assert curves["median_relative_epoch_time_error"] < 1.0, curves
     for entry in report["ranking"].values():
         assert {e["method"] for e in entry["real"]} == {e["method"] for e in entry["simulated"]} == {"asha", "sync_sh"}
+    # the surrogate of the full space, on each recorded configuration left out of its fit
+    held_out = report["surrogate_held_out"]
+    assert held_out["configurations"] == 128 and held_out["final_error_spearman"] > 0.5, held_out
 
 
 def test_scaling_study_stops_runs_at_the_target_and_plots_speed_up(tmp_path):

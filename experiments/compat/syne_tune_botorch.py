@@ -286,7 +286,12 @@ class FixedBoTorchSearcher(CountingMixin, BoTorchSearcher):
             X, y = self._training_data()
             Y = standardize(-y)  # botorch maximizes; Syne Tune searchers minimize
             gp = self._build_gp(X, Y)
-            fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp))
+            # one attempt of at most 100 L-BFGS iterations: botorch's default retries a fit that
+            # warns up to 5 times from resampled hyperparameters, and on simulated curves (the
+            # surrogate serves recorded values, so nearby configurations repeat them exactly)
+            # most fits warned, which made fitting most of a run's time
+            fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp), max_attempts=1,
+                             optimizer_kwargs={"options": {"maxiter": 100}})
             self._fit = (observed, gp, Y, X.shape[-1])
         return self._fit[1:]
 

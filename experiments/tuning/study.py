@@ -65,7 +65,7 @@ class StudyRequest:
     workers: tuple[int, ...] = (1, 2, 4, 8)
     seeds: int = 50
     model_seeds: int = 20  # seeds of the methods that fit a model
-    sweep_methods: tuple[str, ...] = ("asha", "bohb")  # the settings sweep (LeNet, 2 workers)
+    sweep_methods: tuple[str, ...] = ("asha",)  # the settings sweep (LeNet, 2 workers)
     results_dir: Path = field(default_factory=lambda: Path("results") / "study")
 
 
