@@ -51,7 +51,7 @@ run: setup
 # Three test processes: most tests wait on tuning budgets, so they overlap well on 2 cores; the
 # Ray tests run in one of them (loadgroup), one cluster at a time.
 test: setup
-	$(PY) -m pytest -q -n 3 --dist loadgroup
+	$(PY) -m pytest -q -n 3 --dist loadgroup --durations=15
 
 # The README's figures, drawn again into analysis/figures/ (experiments/figures.py): the
 # simulated comparison in a few minutes; the study and scaling study in about 40 minutes; the

@@ -23,11 +23,29 @@ def time_label(simulated: bool) -> str:
     return "simulated time (s)" if simulated else "tuner time (s)"
 
 
+# The same colour for a method in every figure; the asynchronous methods in solid lines, the
+# synchronous ones dashed, random search dotted (method_styles).
+KNOWN_COLORS = {
+    "asha": "#1f77b4", "hyperband": "#17becf", "bohb": "#2ca02c", "asha_bore": "#bcbd22",
+    "asha_cqr": "#9467bd", "asha_gp": "#e377c2", "sync_sh": "#d62728", "sync_sh_waiting": "#ff7f0e",
+    "sync_hyperband": "#8c564b", "sync_bohb": "#7f7f7f", "random_search": "#000000",
+    "ray_tune_asha": "#aec7e8",
+}
+
+
 def method_colors(methods) -> dict:
     import matplotlib.pyplot as plt
 
-    palette = plt.get_cmap("tab10")
-    return {method: palette(i % 10) for i, method in enumerate(methods)}
+    palette = plt.get_cmap("tab20")
+    others = [m for m in methods if m not in KNOWN_COLORS]
+    return {m: KNOWN_COLORS.get(m) or palette(others.index(m) % 20) for m in methods}
+
+
+def method_styles(methods) -> dict:
+    """matplotlib line keywords per method: its colour and a dash pattern by family."""
+    colors = method_colors(methods)
+    return {m: {"color": colors[m], "linestyle": "--" if m.startswith("sync") else ":" if m == "random_search" else "-"}
+            for m in methods}
 
 
 def iqm_band(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -58,14 +76,14 @@ def plot_best_so_far(runs: list[Run], comparison: dict, ax=None, legend: bool = 
         warnings.simplefilter("ignore", RuntimeWarning)
         best_known = min(np.nanmin(c) for c in curves.values()) if mode == "min" else max(
             np.nanmax(c) for c in curves.values())
-    colors = method_colors(comparison["methods"])
+    styles = method_styles(comparison["methods"])
     for method, c in curves.items():
         regret = np.clip((c - best_known) if mode == "min" else (best_known - c), REGRET_FLOOR, None)
         centre, low, high = iqm_band(regret)
-        ax.plot(times, centre, color=colors[method], linewidth=2,
+        ax.plot(times, centre, **styles[method], linewidth=2,
                 label=f"{method} (IQM of {len(c)} seeds)")
         if len(c) >= 2:
-            ax.fill_between(times, low, high, color=colors[method], alpha=0.2, linewidth=0)
+            ax.fill_between(times, low, high, color=styles[method]["color"], alpha=0.15, linewidth=0)
     target_regret = abs(comparison["target"] - best_known)
     if math.isfinite(target_regret) and target_regret > REGRET_FLOOR:
         ax.axhline(target_regret, color="gray", linestyle=":", label="target")
@@ -88,10 +106,10 @@ def plot_reached(runs: list[Run], comparison: dict, ax=None, legend: bool = True
         _, ax = plt.subplots(figsize=(8, 4))
     horizon = max(float(r.metadata.get(folder.BUDGET_S, 0)) for r in runs)
     grid = np.linspace(0, horizon, GRID_POINTS)
-    colors = method_colors(comparison["methods"])
+    styles = method_styles(comparison["methods"])
     for method, entry in comparison["methods"].items():
         times = censored([r[TIME_TO_TARGET] for r in entry["runs"]])
-        ax.step(grid, stats.fraction_reached(times, grid), where="post", color=colors[method],
+        ax.step(grid, stats.fraction_reached(times, grid), where="post", **styles[method],
                 linewidth=2, label=method)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(time_label(comparison["simulated"]))

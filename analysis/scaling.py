@@ -66,21 +66,21 @@ def scaling_figure(table: pd.DataFrame, title: str):
     its fewest workers dotted. Right: speed-up against the ideal (the diagonal)."""
     import matplotlib.pyplot as plt
 
-    from analysis.comparison_plots import method_colors
+    from analysis.comparison_plots import method_styles
 
-    colors = method_colors(sorted(table["method"].unique()))
+    styles = method_styles(sorted(table["method"].unique()))
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
     for method, rows in table.groupby("method"):
-        color = colors[method]
+        color = styles[method]["color"]
         finite = rows[np.isfinite(rows["median_time_to_target_s"])]
-        left.plot(finite["workers"], finite["median_time_to_target_s"], marker="o", color=color, label=method)
+        left.plot(finite["workers"], finite["median_time_to_target_s"], marker="o", **styles[method], label=method)
         bounded = finite[np.isfinite(finite["high"])]
         left.fill_between(bounded["workers"], bounded["low"], bounded["high"], color=color, alpha=0.15, linewidth=0)
         base = rows.iloc[0]
         if math.isfinite(base["median_time_to_target_s"]):
             left.plot(rows["workers"], base["median_time_to_target_s"] * base["workers"] / rows["workers"],
                       linestyle=":", color=color, linewidth=1)
-        right.plot(rows["workers"], rows["speedup"], marker="o", color=color, label=method)
+        right.plot(rows["workers"], rows["speedup"], marker="o", **styles[method], label=method)
     workers = np.array(sorted(table["workers"].unique()))
     right.plot(workers, workers / workers[0], linestyle=":", color="gray", label="ideal (linear)")
     for ax in (left, right):

@@ -77,12 +77,12 @@ def built_once(tmp_path_factory, name: str, build) -> Path:
 @pytest.fixture(scope="session")
 def real_comparison_dir(tmp_path_factory) -> Path:
     """A short comparison on real FashionMNIST over the recorded configurations (so that it can
-    be replayed): ASHA and synchronous SH, 2 workers, 12 s each, 2 epochs at most."""
+    be replayed): ASHA and synchronous SH, 2 workers, 16 s each, 2 epochs at most."""
     if not DEBIAN_FASHION_MNIST.exists():
         pytest.skip("Debian package dataset-fashion-mnist not installed (make setup installs it)")
     return built_once(tmp_path_factory, "real-comparison", lambda results_dir: run_script(
         ["experiments/compare.py", "--methods", "asha,sync_sh", "--search-space", "recorded",
-         "--seeds", "1", "--workers", "2", "--max-wallclock-time", "12", "--max-resource", "2",
+         "--seeds", "1", "--workers", "2", "--max-wallclock-time", "16", "--max-resource", "2",
          "--grace-period", "1", "--comparison-name", "real", "--results-dir", str(results_dir)],
         timeout=180))
 

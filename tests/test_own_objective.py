@@ -23,13 +23,13 @@ def readme_section() -> str:
 
 def test_the_readme_example_tunes_a_scikit_learn_model_with_asha_and_sh(tmp_path):
     section = readme_section()
-    code = re.search(r"```python\n# (\S+)[^\n]*\n(.*?)```", section, re.S)
+    code = re.search(r"```python\n# ([\w.]+)[^\n]*\n(.*?)```", section, re.S)
     filename, source = code.group(1), code.group(0).split("\n", 1)[1].rsplit("```", 1)[0]
     assert filename == "my_objective.py"
     (tmp_path / filename).write_text(source)
     commands = [line for line in re.search(r"```bash\n(.*?)```", section, re.S).group(1).splitlines()
                 if line.strip() and not line.startswith("#")]
-    assert [c.split()[1] for c in commands] == ["experiments/run_asha.py", "experiments/run_sync_sh.py",
+    assert [c.split()[2] if c.split()[1] == "-m" else c.split()[1] for c in commands] == ["experiments/run_asha.py", "experiments/run_sync_sh.py",
                                                "analysis.summarize", "analysis.plot_learning_curves"]
     env = {"SYNETUNE_FOLDER": str(tmp_path / "results")}
     outputs = []

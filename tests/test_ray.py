@@ -60,13 +60,13 @@ def assert_ran_on_both_nodes(experiment, cluster):
     assert set(metadata["trial_nodes"].values()) == cluster.node_ids
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(120)
 def test_sync_sh_pauses_and_resumes_trials_across_both_nodes(cluster, tmp_path):
     shared = tmp_path / "shared-checkpoints"
     experiment = run_launcher(
         "run_sync_sh.py", tmp_path / "results", "--backend", "ray", "--ray-address", cluster.address,
-        "--workers", "2", "--smoke", "--max-wallclock-time", "10", "--max-epochs", "4",
-        "--grace-period", "1", "--checkpoint-dir", str(shared), timeout=80,
+        "--workers", "2", "--smoke", "--max-wallclock-time", "20", "--max-epochs", "4",
+        "--grace-period", "1", "--checkpoint-dir", str(shared), timeout=110,
     )
     assert read_metadata(experiment)["trial_backend"] == "ray"
     assert_ran_on_both_nodes(experiment, cluster)
@@ -83,13 +83,13 @@ def test_sync_sh_pauses_and_resumes_trials_across_both_nodes(cluster, tmp_path):
     assert summary["test_error"] is not None  # the best trial's weights, read from the shared folder
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(150)
 def test_syne_tune_and_ray_tune_asha_side_by_side_on_both_nodes(cluster, tmp_path):
     results_dir = tmp_path / "results"
     run_script(["experiments/compare.py", "--methods", "asha,ray_tune_asha", "--backend", "ray",
                 "--ray-address", cluster.address, "--seeds", "1", "--workers", "2", "--smoke",
-                "--max-wallclock-time", "9", "--comparison-name", "side-by-side",
-                "--results-dir", str(results_dir)], timeout=85)
+                "--max-wallclock-time", "18", "--comparison-name", "side-by-side",
+                "--results-dir", str(results_dir)], timeout=120)
     experiments = {read_metadata(p)["method"]: p for p in results_dir.iterdir()}
     assert set(experiments) == {"asha", "ray_tune_asha"}
     for method, experiment in experiments.items():

@@ -17,6 +17,10 @@ Why the public API does not do, for each:
   `SimulatorBackend._simulator_state`: the simulated tuner polls its trials every 0.2
   simulated seconds, as the real one does, and most polls find nothing; `FastForward` jumps
   over the polls before the next simulated event, with the same results.
+- `SimulatorCallback._modify_stop_criterion`: the simulator rebuilds the tuner's
+  `StoppingCriterion` on simulated time and drops its `min_metric_value` and
+  `max_metric_value`, so a run told to stop at a target ran to the end of its budget;
+  `FastForward` puts them back.
 - `SimulatorBackend._time_keeper`: the simulator advances its clock by the real time spent
   outside the backend (the scheduler's computing, the machine's load), so simulated runs
   differ from one machine state to the next; `deterministic_clock` charges none of it.
@@ -31,7 +35,7 @@ import math
 import time
 from typing import Any
 
-from syne_tune import Tuner
+from syne_tune import StoppingCriterion, Tuner
 from syne_tune.backend.simulator_backend.simulator_callback import SimulatorCallback
 from syne_tune.backend.trial_status import Status, Trial
 
@@ -52,6 +56,8 @@ PRIVATE_NAMES = [
      "attribute: SimulatedTimeKeeper"),
     ("syne_tune.backend.simulator_backend.simulator_backend.SimulatorBackend", "_simulator_state",
      "attribute: SimulatorState"),
+    ("syne_tune.backend.simulator_backend.simulator_callback.SimulatorCallback", "_modify_stop_criterion",
+     "(self, tuner: 'Tuner')"),
     ("syne_tune.backend.simulator_backend.simulator_callback.SimulatorCallback", "_tuner", "attribute"),
     ("syne_tune.backend.simulator_backend.simulator_callback.SimulatorCallback", "_time_keeper", "attribute"),
     ("syne_tune.backend.simulator_backend.simulator_callback.SimulatorCallback", "_tuner_sleep_time",
@@ -180,6 +186,16 @@ class FastForward(SimulatorCallback):
     """
 
     skip_idle_polls = True  # False: poll every step, as the stock callback (to compare)
+
+    def _modify_stop_criterion(self, tuner: Tuner):
+        original = tuner.stop_criterion
+        super()._modify_stop_criterion(tuner)
+        if tuner.stop_criterion is not original and isinstance(original, StoppingCriterion):
+            # the rebuilt criterion stops at the simulated budget through max_metric_value
+            # on ST_TUNER_TIME; the run's own thresholds join it
+            tuner.stop_criterion.min_metric_value = original.min_metric_value
+            tuner.stop_criterion.max_metric_value = {**(original.max_metric_value or {}),
+                                                     **tuner.stop_criterion.max_metric_value}
 
     def on_fetch_status_results(self, trial_status_dict, new_results):
         super().on_fetch_status_results(trial_status_dict, new_results)

@@ -76,7 +76,8 @@ def seeds_of(request: StudyRequest, method: str) -> int:
 def check_study(request: StudyRequest) -> None:
     check_name("--study-name", request.name)
     check_methods(request.methods)
-    check_methods(request.sweep_methods)
+    if request.sweep_methods:  # an empty sweep skips it
+        check_methods(request.sweep_methods)
     if RAY_TUNE_ASHA in request.methods + request.sweep_methods:
         raise UsageError(f"--methods {RAY_TUNE_ASHA}: Ray Tune's scheduler runs on Ray, not in the "
                          "simulator; leave it out of a study")
