@@ -38,7 +38,7 @@ from analysis.plot_learning_curves import plot_learning_curves
 from experiments.tuning.comparison import ComparisonRequest, plan_comparison, run_comparison
 from experiments.tuning.parallel import default_jobs
 from experiments.tuning.plan import RunRequest
-from experiments.tuning.scaling import ScalingRequest, run_scaling
+from experiments.tuning.scaling import METHODS_SCALED, ScalingRequest, best_model_based, run_scaling
 from experiments.tuning.study import BENCHMARKS, StudyRequest, run_study, write_report as write_study_report
 from objectives.usage import run_command
 
@@ -86,7 +86,10 @@ def study_set(results_dir: Path, out: Path) -> list[Path]:
             if path.suffix in (".png", ".md", ".json"):
                 shutil.copyfile(path, out / path.name)
                 written.append(out / path.name)
-        _, scaling_files = run_scaling(ScalingRequest(results_dir=results_dir / "scaling"), jobs, Path(tmp))
+        # the scaling study's model-based method: the one this study ranks first
+        methods = METHODS_SCALED + (best_model_based("fashion_mnist_lenet", Path(tmp) / "study.json"),)
+        _, scaling_files = run_scaling(ScalingRequest(results_dir=results_dir / "scaling", methods=methods),
+                                       jobs, Path(tmp))
         for path in scaling_files:
             if path.suffix in (".png", ".csv"):
                 shutil.copyfile(path, out / path.name)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from analysis.figure_files import check_output_folder
 from experiments.tuning.parallel import default_jobs
-from experiments.tuning.scaling import METHODS_SCALED, WORKERS, ScalingRequest, check_scaling, run_scaling
+from experiments.tuning.scaling import WORKERS, ScalingRequest, check_scaling, run_scaling
 from experiments.tuning.study import BENCHMARKS
 from objectives.usage import UsageError, run_command
 
@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", default=",".join(map(str, WORKERS)), help="worker counts (default %(default)s)")
     parser.add_argument("--seeds", type=int, default=5,
                         help="paired seeds per method and worker count (default %(default)s)")
-    parser.add_argument("--methods", default=",".join(METHODS_SCALED), help="methods (default %(default)s)")
+    parser.add_argument("--methods", default=None,
+                        help="methods (default: asha, sync_sh, sync_sh_waiting and the model-based method "
+                             "that analysis/figures/study.json ranks first with the most workers)")
     parser.add_argument("--target", type=float, default=None,
                         help="validation error to reach (default: the study's, 0.1455 for LeNet)")
     parser.add_argument("--max-wallclock-time", type=float, default=3600.0, metavar="SECONDS",
@@ -61,7 +63,7 @@ def main(argv=None) -> None:
     def check(results_dir: Path) -> ScalingRequest:
         request = ScalingRequest(
             results_dir=results_dir, objective=args.objective, workers=parse_list("--workers", args.workers, int),
-            methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()), seeds=args.seeds,
+            methods=tuple(m.strip() for m in (args.methods or "").split(",") if m.strip()), seeds=args.seeds,
             target=args.target, budget_s=args.max_wallclock_time, name=args.study_name)
         check_scaling(request)
         if args.jobs is not None and args.jobs < 1:

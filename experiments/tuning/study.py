@@ -182,7 +182,7 @@ def write_report(request: StudyRequest, output_dir: Path, costs: pd.DataFrame | 
     sweep = analysis.sweep_rows(request.name, request.results_dir)
     if sweep:
         pd.DataFrame(sweep).to_csv(output_dir / "sweep.csv", index=False)
-        default = (2, 2)
+        default = (RunRequest.grace_period, RunRequest.reduction_factor)  # the launchers' defaults
         sweep_text = analysis.sweep_markdown(sweep, default)
         (output_dir / "sweep.md").write_text(sweep_text + "\n")
         text += ("\n### Settings: fashion_mnist_lenet, 2 workers (time to target; the aim is a median "
