@@ -65,6 +65,7 @@ def scaling_figure(table: pd.DataFrame, title: str):
     """Left: median time to target against workers (log-log), each method's ideal line from
     its fewest workers dotted. Right: speed-up against the ideal (the diagonal)."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, FuncFormatter, ScalarFormatter
 
     from analysis.comparison_plots import method_styles
 
@@ -83,11 +84,17 @@ def scaling_figure(table: pd.DataFrame, title: str):
         right.plot(rows["workers"], rows["speedup"], marker="o", **styles[method], label=method)
     workers = np.array(sorted(table["workers"].unique()))
     right.plot(workers, workers / workers[0], linestyle=":", color="gray", label="ideal (linear)")
+
     for ax in (left, right):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log", base=2 if ax is right else 10)
+        ax.xaxis.set_major_locator(FixedLocator(workers))
+        ax.xaxis.set_major_formatter(ScalarFormatter())  # 1, 2, 4, ... rather than 2^k
         ax.set_xlabel("workers")
         ax.grid(alpha=0.3, which="both")
+    right.yaxis.set_major_formatter(ScalarFormatter())
+    for which in (left.yaxis.set_major_formatter, left.yaxis.set_minor_formatter):
+        which(FuncFormatter(lambda v, _: f"{v:g}"))  # seconds as numbers, not 6 x 10^2
     target = table["target"].iloc[0]
     left.set_ylabel(f"median time to validation error <= {target:.4g}\n(simulated s; dotted: ideal)")
     right.set_ylabel(f"speed-up over {workers[0]} worker{'s' if workers[0] > 1 else ''}")
