@@ -216,7 +216,11 @@ def verdict(comparison: dict, field: str = TIME_TO_TARGET) -> str:
     tied = [r["method"] for r in ranked[1:] if not r["separated_from_leader"]]
     what = "reaches the target first" if field == TIME_TO_TARGET else "ends with the best result"
     workers = comparison["n_workers"]
-    lead = f"With {workers} worker{'' if workers == 1 else 's'}, {ranked[0]['method']} {what}"
+    with_workers = f"With {workers} worker{'' if workers == 1 else 's'}"
+    leader_value = _number(comparison["methods"][ranked[0]["method"]]["summary"][field]["value"])
+    if not math.isfinite(leader_value):
+        return f"{with_workers}, no method reaches the target in most seeds (every median is never)."
+    lead = f"{with_workers}, {ranked[0]['method']} {what}"
     if len(ranked) == 1:
         return lead + " (the only method)."
     return lead + (f"; undecided against {', '.join(tied)}." if tied else

@@ -74,7 +74,9 @@ def paired_difference(a: Sequence[float], b: Sequence[float], statistic: Callabl
         raise ValueError("paired runs need the same seeds")
     with np.errstate(invalid="ignore"):
         point = float(statistic(a) - statistic(b))
-        if len(a) < 2:
+        if len(a) < 2 or math.isnan(point):
+            # undefined (both never reached the target): no interval, so never "resolved" on
+            # the few resamples that happen to be defined
             return point, math.nan, math.nan
         rng = np.random.default_rng(seed)
         picks = rng.integers(0, len(a), size=(BOOTSTRAP_SAMPLES, len(a)))

@@ -46,3 +46,9 @@ def test_paired_differences_resolve_a_consistent_shift_and_not_noise():
 def test_a_difference_of_censored_medians_can_be_infinite():
     value, low, high = stats.paired_difference([5, 6, 7], [math.inf] * 3, stats.censored_median)
     assert value == -math.inf and stats.resolved(low, high)
+
+
+def test_two_methods_that_mostly_never_reach_the_target_are_not_separated():
+    # both medians are never: the difference is undefined, however the defined resamples fall
+    value, low, high = stats.paired_difference([math.inf, 77.0], [math.inf, 70.0], stats.censored_median)
+    assert math.isnan(value) and not stats.resolved(low, high)
