@@ -54,7 +54,7 @@ test: setup
 	$(PY) -m pytest -q -n 3 --dist loadgroup --durations=15
 
 # The README's figures, drawn again into analysis/figures/ (experiments/figures.py): the
-# simulated comparison in a few minutes; the study and scaling study in about 40 minutes; the
+# simulated comparison in a few minutes; the study and scaling study in about 25 minutes; the
 # real FashionMNIST comparison (and the Ray timelines) in about 80 minutes of a quiet machine.
 figures: setup
 	$(PY) experiments/figures.py simulated

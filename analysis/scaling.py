@@ -93,8 +93,10 @@ def scaling_figure(table: pd.DataFrame, title: str):
         ax.set_xlabel("workers")
         ax.grid(alpha=0.3, which="both")
     right.yaxis.set_major_formatter(ScalarFormatter())
-    for which in (left.yaxis.set_major_formatter, left.yaxis.set_minor_formatter):
-        which(FuncFormatter(lambda v, _: f"{v:g}"))  # seconds as numbers, not 6 x 10^2
+    # seconds as numbers, not 6 x 10^2; between powers of ten only 2 and 5 are labelled
+    left.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    left.yaxis.set_minor_formatter(FuncFormatter(
+        lambda v, _: f"{v:g}" if v > 0 and f"{v:e}"[0] in "25" else ""))
     target = table["target"].iloc[0]
     left.set_ylabel(f"median time to validation error <= {target:.4g}\n(simulated s; dotted: ideal)")
     right.set_ylabel(f"speed-up over {workers[0]} worker{'s' if workers[0] > 1 else ''}")

@@ -1,8 +1,8 @@
 """Draw the README's figures again, from new runs, into analysis/figures/.
 
     python experiments/figures.py simulated   # a few minutes: the simulated comparison   (make figures)
-    python experiments/figures.py study       # ~40 min: the study and the scaling study   (make figures-study)
-    python experiments/figures.py real        # ~75 min: real FashionMNIST, 2 workers      (make figures-real)
+    python experiments/figures.py study       # ~25 min: the study and the scaling study   (make figures-study)
+    python experiments/figures.py real        # ~80 min: real FashionMNIST, 2 workers      (make figures-real)
 
 Each set runs its experiments into a temporary folder (or --results-dir), then writes its
 figures under fixed names, and prints which files it wrote:
@@ -83,7 +83,7 @@ def study_set(results_dir: Path, out: Path) -> list[Path]:
         files = write_study_report(request, Path(tmp), costs)
         written = []
         for path in files:
-            if path.suffix in (".png", ".md", ".json"):
+            if path.suffix in (".png", ".md", ".json", ".csv"):
                 shutil.copyfile(path, out / path.name)
                 written.append(out / path.name)
         # the scaling study's model-based method: the one this study ranks first
@@ -110,7 +110,8 @@ def best_model_based_on_lenet() -> str:
 def real_set(results_dir: Path, out: Path) -> list[Path]:
     rival = best_model_based_on_lenet()
     comparison = plan_comparison(ComparisonRequest(
-        run=RunRequest(workers=2, budget_s=720, results_dir=results_dir),
+        # at the study's settings (grace period 2, reduction factor 2), which the committed runs used
+        run=RunRequest(workers=2, budget_s=720, results_dir=results_dir, grace_period=2, reduction_factor=2),
         methods=("asha", rival), seeds=3, name="real-figures"))
     run_comparison(comparison, say=lambda text: print(text, flush=True))
     written = comparison_figures("real-figures", results_dir, "real", out)
@@ -126,7 +127,8 @@ def ray_set(results_dir: Path, out: Path) -> list[Path]:
     from analysis.comparison_plots import plot_worker_timelines
 
     comparison = plan_comparison(ComparisonRequest(
-        run=RunRequest(backend="ray", workers=2, budget_s=90, results_dir=results_dir),
+        run=RunRequest(backend="ray", workers=2, budget_s=90, results_dir=results_dir, grace_period=2,
+                       reduction_factor=2),
         methods=("asha", "ray_tune_asha"), seeds=2, name="ray-figures"))
     run_comparison(comparison, say=lambda text: print(text, flush=True))
     print(format_table(compare("ray-figures", results_dir)))

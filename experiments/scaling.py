@@ -1,6 +1,6 @@
 """How does time to a target error scale with the number of workers? (simulated)
 
-    python experiments/scaling.py                        # 1 to 256 workers, 5 seeds (~10 min on 2 cores)
+    python experiments/scaling.py                        # 1 to 256 workers, 5 seeds (~3 min on 2 cores)
     python experiments/scaling.py --workers 1,4,16 --seeds 3 --methods asha,sync_sh
 
 For each worker count, runs every method with the same paired seeds over the surrogate-served

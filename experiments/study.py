@@ -1,16 +1,17 @@
 """The scheduler study: every method x workers x paired seeds on both recorded benchmarks, simulated.
 
-    python experiments/study.py                              # the default study (~30 min on 2 cores)
+    python experiments/study.py                              # the default study (~21 min on 2 cores)
     python experiments/study.py --seeds 10 --model-seeds 5 --workers 2,4   # a quick look
     python experiments/study.py --analyse-only               # tables and figures again
 
 Each benchmark x worker count is one comparison (STUDY-BENCHMARK-wW) of every method on the
-same paired seeds; methods that fit a model run --model-seeds seeds, the others --seeds. A
-sweep of ASHA's grace period and reduction factor (LeNet, 2 workers) follows. Writes into
---output-dir: study.md (ranking sentences and tables), study.csv (numbers), study.json,
-study-BENCHMARK.png (regret and fraction at target over simulated time, a column per worker
-count), sweep.md/.csv and costs.csv (what each method cost to simulate). Runs already in
---results-dir are kept: an interrupted study continues where it stopped.
+same paired seeds, at grace period 2 and reduction factor 2; methods that fit a model run
+--model-seeds seeds, the others --seeds. A sweep of ASHA's grace period and reduction factor
+(LeNet, 2 workers) follows. Writes into --output-dir: study.md (ranking sentences and
+tables), study.csv (numbers), study.json, study-BENCHMARK.png (regret and fraction at target
+over simulated time, a column per worker count), sweep.md/.csv and costs.csv (what each
+method cost to simulate). Runs already in --results-dir are kept: an interrupted study
+continues where it stopped.
 """
 
 from __future__ import annotations

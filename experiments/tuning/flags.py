@@ -43,9 +43,9 @@ def add_run_flags(parser: argparse.ArgumentParser, *, backends=BACKENDS, resume:
                         default=None, metavar="N",
                         help="resource (epochs) of a fully trained trial, the schedulers' max_t "
                              "(default: the objective's)")
-    parser.add_argument("--grace-period", type=int, default=2,
+    parser.add_argument("--grace-period", type=int, default=RunRequest.grace_period,
                         help="r_min: resource a trial gets before its first rung (default %(default)s)")
-    parser.add_argument("--reduction-factor", type=int, default=2,
+    parser.add_argument("--reduction-factor", type=int, default=RunRequest.reduction_factor,
                         help="eta: 1/eta of a rung is promoted (default %(default)s)")
     parser.add_argument("--brackets", type=int, default=None,
                         help="1 = successive halving; more = Hyperband brackets (default: 1, and "

@@ -55,6 +55,9 @@ class ScalingRequest:
     target: float | None = None  # None: the study's target for the benchmark
     budget_s: float = 3600.0  # simulated seconds a run may take to reach the target
     name: str = "scaling"
+    # the study's settings, so that its model-based pick and these runs agree
+    grace_period: int = 2
+    reduction_factor: int = 2
 
     def __post_init__(self):
         if not self.methods:
@@ -86,7 +89,8 @@ def scaling_requests(request: ScalingRequest) -> list[RunRequest]:
     runs = []
     for n in sorted(request.workers, reverse=True):
         base = RunRequest(objective=request.objective, backend="simulated", workers=n, budget_s=request.budget_s,
-                          results_dir=request.results_dir, stop_at=request.target_value, default_first=False)
+                          results_dir=request.results_dir, stop_at=request.target_value, default_first=False,
+                          grace_period=request.grace_period, reduction_factor=request.reduction_factor)
         for run in run_requests(ComparisonRequest(run=base, methods=request.methods, seeds=request.seeds),
                                 f"{request.name}-w{n}"):
             runs.append(run.replace(tags={**run.tags, "target": request.target_value}))

@@ -66,6 +66,10 @@ class StudyRequest:
     seeds: int = 50
     model_seeds: int = 20  # seeds of the methods that fit a model
     sweep_methods: tuple[str, ...] = ("asha",)  # the settings sweep (LeNet, 2 workers)
+    # every method is compared at the same settings: those the committed study ran with (the
+    # launchers' defaults until its sweep moved ASHA's to grace period 1, reduction factor 4)
+    grace_period: int = 2
+    reduction_factor: int = 2
     results_dir: Path = field(default_factory=lambda: Path("results") / "study")
 
 
@@ -111,7 +115,8 @@ def study_requests(request: StudyRequest) -> list[RunRequest]:
     for name in request.benchmarks:
         for workers in request.workers:
             runs += _requests(comparison_name(request.name, name, workers), BENCHMARKS[name], workers,
-                              request.methods, lambda m: seeds_of(request, m), request.results_dir)
+                              request.methods, lambda m: seeds_of(request, m), request.results_dir,
+                              grace_period=request.grace_period, reduction_factor=request.reduction_factor)
     return sorted(runs, key=lambda r: (not METHODS[r.method].model_based, -(r.workers or 1)))
 
 
