@@ -21,7 +21,7 @@ from tests.test_reliability import run_toy, toy_space
 
 ray = pytest.importorskip("ray", reason="the Ray tests need the extra: pip install -e '.[ray]'")
 
-# one cluster at a time, in one test process (make test runs several)
+# one cluster at a time, in one test process, if run with pytest-xdist (make test runs these alone)
 pytestmark = pytest.mark.xdist_group("ray")
 
 # Stay on this machine: every Ray process binds to loopback, and no usage reports are sent.

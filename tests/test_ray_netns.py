@@ -25,7 +25,7 @@ from tests.conftest import DEBIAN_FASHION_MNIST, REPO, read_metadata, run_script
 
 pytest.importorskip("ray", reason="the Ray tests need the extra: pip install -e '.[ray]'")
 
-# one cluster at a time, in one test process (make test runs several)
+# one cluster at a time, in one test process, if run with pytest-xdist (make test runs these alone)
 pytestmark = pytest.mark.xdist_group("ray")
 
 from tests import netns_cluster  # noqa: E402
