@@ -18,20 +18,11 @@ import tempfile
 from pathlib import Path
 
 from analysis.figure_files import check_output_folder
+from experiments.tuning.flags import comma_list
 from experiments.tuning.parallel import default_jobs
 from experiments.tuning.scaling import WORKERS, ScalingRequest, check_scaling, run_scaling
 from experiments.tuning.study import BENCHMARKS
 from objectives.usage import UsageError, run_command
-
-
-def parse_list(flag: str, text: str, kind=str) -> tuple:
-    try:
-        values = tuple(sorted({kind(v.strip()) for v in text.split(",") if v.strip()}, key=str if kind is str else None))
-    except ValueError:
-        values = ()
-    if not values:
-        raise UsageError(f"{flag} {text!r}: give a comma-separated list")
-    return values
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +53,7 @@ def main(argv=None) -> None:
 
     def check(results_dir: Path) -> ScalingRequest:
         request = ScalingRequest(
-            results_dir=results_dir, objective=args.objective, workers=parse_list("--workers", args.workers, int),
+            results_dir=results_dir, objective=args.objective, workers=tuple(sorted(comma_list("--workers", args.workers, int))),
             methods=tuple(m.strip() for m in (args.methods or "").split(",") if m.strip()), seeds=args.seeds,
             target=args.target, budget_s=args.max_wallclock_time, name=args.study_name)
         check_scaling(request)

@@ -21,19 +21,10 @@ import time
 from pathlib import Path
 
 from analysis.figure_files import check_output_folder
+from experiments.tuning.flags import comma_list
 from experiments.tuning.parallel import default_jobs
 from experiments.tuning.study import BENCHMARKS, STUDY_METHODS, StudyRequest, check_study, run_study, write_report
 from objectives.usage import UsageError, run_command
-
-
-def parse_list(flag: str, text: str, kind=str) -> tuple:
-    try:
-        values = tuple(kind(v.strip()) for v in text.split(",") if v.strip())
-    except ValueError:
-        values = ()
-    if not values:
-        raise UsageError(f"{flag} {text!r}: give a comma-separated list")
-    return values
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,10 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def request_from(args) -> StudyRequest:
     request = StudyRequest(
-        name=args.study_name, benchmarks=parse_list("--benchmarks", args.benchmarks),
-        methods=parse_list("--methods", args.methods), workers=parse_list("--workers", args.workers, int),
+        name=args.study_name, benchmarks=comma_list("--benchmarks", args.benchmarks),
+        methods=comma_list("--methods", args.methods), workers=comma_list("--workers", args.workers, int),
         seeds=args.seeds, model_seeds=args.model_seeds,
-        sweep_methods=() if args.sweep_methods == "none" else parse_list("--sweep-methods", args.sweep_methods),
+        sweep_methods=() if args.sweep_methods == "none" else comma_list("--sweep-methods", args.sweep_methods),
         results_dir=args.results_dir.expanduser().resolve())
     check_study(request)
     if args.jobs is not None and args.jobs < 1:

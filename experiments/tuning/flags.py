@@ -121,3 +121,15 @@ def refuse_flags_beside_resume(parser: argparse.ArgumentParser, args: argparse.N
     if given:
         raise UsageError(f"--resume continues the experiment with its own settings: leave out "
                          f"{', '.join(given)}")
+
+
+def comma_list(flag: str, text: str, kind=str) -> tuple:
+    """`a,b,c` as a tuple of `kind`, in the order given, each once; UsageError naming `flag`
+    for an empty or unparsable list."""
+    try:
+        values = tuple(dict.fromkeys(kind(v.strip()) for v in text.split(",") if v.strip()))
+    except ValueError:
+        values = ()
+    if not values:
+        raise UsageError(f"{flag} {text!r}: give a comma-separated list")
+    return values
