@@ -54,7 +54,7 @@ def main(argv=None) -> None:
     def check(results_dir: Path) -> ScalingRequest:
         request = ScalingRequest(
             results_dir=results_dir, objective=args.objective, workers=tuple(sorted(comma_list("--workers", args.workers, int))),
-            methods=tuple(m.strip() for m in (args.methods or "").split(",") if m.strip()), seeds=args.seeds,
+            methods=comma_list("--methods", args.methods) if args.methods else (), seeds=args.seeds,
             target=args.target, budget_s=args.max_wallclock_time, name=args.study_name)
         check_scaling(request)
         if args.jobs is not None and args.jobs < 1:
