@@ -21,9 +21,6 @@ from tests.test_reliability import run_toy, toy_space
 
 ray = pytest.importorskip("ray", reason="the Ray tests need the extra: pip install -e '.[ray]'")
 
-# one cluster at a time, in one test process, if run with pytest-xdist (make test runs these alone)
-pytestmark = pytest.mark.xdist_group("ray")
-
 # Stay on this machine: every Ray process binds to loopback, and no usage reports are sent.
 RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
@@ -65,8 +62,8 @@ def test_sync_sh_pauses_and_resumes_trials_across_both_nodes(cluster, tmp_path):
     shared = tmp_path / "shared-checkpoints"
     experiment = run_launcher(
         "run_sync_sh.py", tmp_path / "results", "--backend", "ray", "--ray-address", cluster.address,
-        "--workers", "2", "--smoke", "--max-wallclock-time", "20", "--max-epochs", "4",
-        "--grace-period", "1", "--checkpoint-dir", str(shared), timeout=110,
+        "--workers", "2", "--smoke", "--max-wallclock-time", "12", "--max-epochs", "4",
+        "--grace-period", "1", "--checkpoint-dir", str(shared), timeout=100,
     )
     assert read_metadata(experiment)["trial_backend"] == "ray"
     assert_ran_on_both_nodes(experiment, cluster)
@@ -83,27 +80,32 @@ def test_sync_sh_pauses_and_resumes_trials_across_both_nodes(cluster, tmp_path):
     assert summary["test_error"] is not None  # the best trial's weights, read from the shared folder
 
 
-@pytest.mark.timeout(150)
-def test_syne_tune_and_ray_tune_asha_side_by_side_on_both_nodes(cluster, tmp_path):
+@pytest.mark.timeout(120)
+def test_syne_tune_and_ray_tune_asha_side_by_side_on_both_nodes(cluster, tmp_path, capsys):
+    from analysis.compare import main as compare_main
+    from analysis.plot_learning_curves import main as plot_main
+
     results_dir = tmp_path / "results"
     run_script(["experiments/compare.py", "--methods", "asha,ray_tune_asha", "--backend", "ray",
                 "--ray-address", cluster.address, "--seeds", "1", "--workers", "2", "--smoke",
-                "--max-wallclock-time", "18", "--comparison-name", "side-by-side",
-                "--results-dir", str(results_dir)], timeout=120)
+                "--max-wallclock-time", "8", "--comparison-name", "side-by-side",
+                "--results-dir", str(results_dir)], timeout=100)
     experiments = {read_metadata(p)["method"]: p for p in results_dir.iterdir()}
     assert set(experiments) == {"asha", "ray_tune_asha"}
     for method, experiment in experiments.items():
         assert_ran_on_both_nodes(experiment, cluster)
-        summary = json.loads(run_script(["-m", "analysis.summarize", str(experiment), "--json"]).stdout)
+        summary = summarize_experiment(experiment)
         assert summary["trials"] >= 2 and summary["epochs_total"] >= 2, method
         assert summary["trial_backend"] == ("ray_tune" if method == "ray_tune_asha" else "ray")
         assert_loads_in_stock_syne_tune(experiment, {"learning_rate", "batch_size"}, tmp_path)
-    table = json.loads(run_script(["-m", "analysis.compare", "side-by-side", "--results-dir",
-                                   str(results_dir), "--json", "--output-dir", str(tmp_path / "report")]).stdout)
+    # the analysis commands, in this process (what they print is what a user reads)
+    capsys.readouterr()
+    compare_main(["side-by-side", "--results-dir", str(results_dir), "--json",
+                  "--output-dir", str(tmp_path / "report")])
+    table = json.loads(capsys.readouterr().out)
     assert set(table["methods"]) == {"asha", "ray_tune_asha"}
     assert all(entry["runs"][0]["trials"] >= 2 for entry in table["methods"].values())
-    run_script(["-m", "analysis.plot_learning_curves", str(experiments["ray_tune_asha"]),
-                "-o", str(tmp_path / "curves.png")])
+    plot_main([str(experiments["ray_tune_asha"]), "-o", str(tmp_path / "curves.png")])
     assert (tmp_path / "curves.png").stat().st_size > 10_000
 
 
@@ -147,8 +149,8 @@ def test_crashing_trials_on_the_cluster_leave_the_experiment_running(cluster, tm
     space = toy_space(max_epochs=3, crash=(0, 2), epoch_s=0.2)
     backend = RayTrialBackend(toy_trial, space, TrialResources(cpus=1, gpus=0), cluster.address)
     started = time.monotonic()
-    path = run_toy(tmp_path, "asha", backend, space, StoppingCriterion(max_wallclock_time=12))
-    assert time.monotonic() - started >= 12  # not ended by the failures
+    path = run_toy(tmp_path, "asha", backend, space, StoppingCriterion(max_wallclock_time=8))
+    assert time.monotonic() - started >= 8  # not ended by the failures
     summary = summarize_experiment(path)
     assert summary["trials_failed"] >= 1
     # the trial's own traceback travelled back from the node it ran on
@@ -176,22 +178,6 @@ def test_a_node_lacking_the_data_set_gets_it_through_the_object_store(cluster, t
         ray.get(copy_task.remote(str(tmp_path / "nowhere" / "decoded.pt"), []))
 
 
-@pytest.mark.timeout(90)
-def test_ray_flags_are_checked_before_anything_starts(tmp_path):
-    results_dir = tmp_path / "results"
-    for flags, message in (
-        (["--backend", "ray", "--ray-address", "127.0.0.1:9"], "nothing answers there"),
-        (["--backend", "ray", "--ray-address", "head-node"], "expected HOST:PORT"),
-        (["--checkpoint-dir", str(tmp_path / "shared")], "applies to the Ray backend only"),
-        (["--backend", "ray", "--cpus-per-trial", "0"], "--cpus-per-trial 0: must be at least 1"),
-    ):
-        completed = run_script(["experiments/run_asha.py", "--smoke", "--results-dir",
-                                 str(results_dir), *flags], check=False, timeout=60)
-        assert completed.returncode == 2, flags
-        assert message in completed.stderr, (flags, completed.stderr)
-    assert not results_dir.exists()
-
-
 @pytest.mark.timeout(60)
 def test_trials_still_running_at_the_end_leave_the_cluster_free(cluster, tmp_path):
     from syne_tune import StoppingCriterion
@@ -202,7 +188,7 @@ def test_trials_still_running_at_the_end_leave_the_cluster_free(cluster, tmp_pat
     space = {**toy_space(max_epochs=3), "hang_at": 2}  # every trial hangs in its second epoch
     backend = RayTrialBackend(toy_trial, space, TrialResources(cpus=1, gpus=0), cluster.address)
     path = run_toy(tmp_path, "random_search", backend, space,
-                   StoppingCriterion(max_wallclock_time=6), max_failures=0)
+                   StoppingCriterion(max_wallclock_time=5), max_failures=0)
     # Both hung trials were ended with the tuning, so both CPUs are free for the next run.
     deadline = time.monotonic() + 10
     while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:

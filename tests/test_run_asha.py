@@ -87,6 +87,20 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, flags, named):
     assert not results_dir.exists()
 
 
+RAY_BAD_INPUT = [
+    (["--backend", "ray", "--ray-address", "127.0.0.1:9"], "nothing answers there"),
+    (["--backend", "ray", "--ray-address", "head-node"], "expected HOST:PORT"),
+    (["--checkpoint-dir", "shared"], "applies to the Ray backend only"),
+    (["--backend", "ray", "--cpus-per-trial", "0"], "--cpus-per-trial 0: must be at least 1"),
+]
+
+
+@pytest.mark.parametrize("flags,named", RAY_BAD_INPUT, ids=["unreachable", "no-port", "checkpoint-dir", "cpus"])
+def test_bad_ray_flags_are_refused_before_anything_starts(tmp_path, capsys, flags, named):
+    pytest.importorskip("ray", reason="the Ray flags need the extra: pip install -e '.[ray]'")
+    test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, flags, named)
+
+
 def test_unwritable_results_dir_and_missing_data_from_the_shell(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
