@@ -92,7 +92,7 @@ def smoke_results_dir(tmp_path_factory) -> Path:
     """Holds `smoke_experiment` (a test may add experiments beside it)."""
     return built_once(tmp_path_factory, "smoke-results", lambda results_dir: run_launcher(
         "run_asha.py", results_dir, "--smoke", "--workers", "2",
-        "--max-wallclock-time", "20", "--max-epochs", "8", "--grace-period", "1",
+        "--max-wallclock-time", "10", "--max-epochs", "8", "--grace-period", "1",
         "--reduction-factor", "2", "--seed", "1"))
 
 
@@ -106,10 +106,10 @@ def smoke_experiment(smoke_results_dir) -> Path:
 @pytest.fixture(scope="session")
 def comparison_dir(tmp_path_factory) -> Path:
     """A real comparison on synthetic data: ASHA and synchronous SH, seeds 0 and 1, 2 workers,
-    10 s each, 4 epochs at most; comparison name smoke-cmp."""
+    4 s each, 4 epochs at most; comparison name smoke-cmp."""
     return built_once(tmp_path_factory, "comparison", lambda results_dir: run_script(
         ["experiments/compare.py", "--smoke", "--seeds", "2", "--workers", "2",
-         "--max-wallclock-time", "10", "--max-epochs", "4", "--grace-period", "1",
+         "--max-wallclock-time", "4", "--max-epochs", "4", "--grace-period", "1",
          "--comparison-name", "smoke-cmp", "--results-dir", str(results_dir)], timeout=300))
 
 

@@ -20,8 +20,9 @@ from syne_tune.config_space import choice, uniform
 
 from analysis.experiment_folder import timeline_of
 from analysis.summarize import summarize_experiment
-from experiments.schedulers import METHODS, SchedulerArgs
+from experiments.schedulers import METHODS, SchedulerArgs, methods_of
 from experiments.tuning.build import make_tuner
+from experiments.tuning.launch import launch
 from tests.conftest import REPO, read_metadata, run_launcher, run_script
 from tests.fault_objective import toy_trial
 
@@ -36,7 +37,7 @@ def toy_space(max_epochs=3, crash=(0,), epoch_s=0.0):
 
 
 # Toy trials take milliseconds: the tuner may poll their files faster than real ones need.
-TOY_POLL_S = 0.05
+TOY_POLL_S = 0.01
 
 
 def run_toy(tmp_path, scheduler_name, backend, space, stop, max_failures=1000, max_t=3):
@@ -68,8 +69,8 @@ def run_toy(tmp_path, scheduler_name, backend, space, stop, max_failures=1000, m
 def test_crashing_third_of_trials_is_recorded_and_the_budget_is_used(tmp_path, backend):
     started = time.monotonic()
     path = run_toy(tmp_path, "asha", backend, toy_space(max_epochs=4, crash=(0, 0, 2), epoch_s=0.2),
-                   StoppingCriterion(max_wallclock_time=12), max_t=4)
-    assert time.monotonic() - started >= 12  # not ended by the failures
+                   StoppingCriterion(max_wallclock_time=8), max_t=4)
+    assert time.monotonic() - started >= 8  # not ended by the failures
     summary = summarize_experiment(path)
     assert summary["trials_failed"] >= 2
     assert all("injected crash at epoch 2" in error for error in summary["failures"].values())
@@ -172,9 +173,14 @@ def test_interrupt_stops_every_trial_and_keeps_results(tmp_path, sig, code):
     assert "interrupted" in err
 
 
+# what each launcher script offers (experiments/run_asha.py, experiments/run_sync_sh.py)
+LAUNCHER_METHODS = {"run_asha.py": methods_of("asha") + methods_of("random"),
+                    "run_sync_sh.py": methods_of("sync")}
+
+
 @pytest.mark.parametrize("script", ["run_asha.py", "run_sync_sh.py"])
-def test_resume_completes_an_interrupted_experiment(tmp_path, script):
-    budget = 16
+def test_resume_completes_an_interrupted_experiment(tmp_path, capsys, script):
+    budget = 12
     process, (_, err), _ = start_and_interrupt(tmp_path, script, budget, signal.SIGINT, after_trial=3)
     assert process.returncode == 130, err[-3000:]
     experiment = next(p for p in tmp_path.iterdir() if p.is_dir())
@@ -197,9 +203,12 @@ def test_resume_completes_an_interrupted_experiment(tmp_path, script):
     assert metadata["test_error"] is not None
     summary = summarize_experiment(experiment)
     assert not summary["partial"] and summary["trials"] > before["trial_id"].nunique()
-    again = run_script([f"experiments/{script}", "--resume", experiment.name, "--results-dir",
-                        str(tmp_path)], check=False)
-    assert again.returncode == 2 and "nothing to resume" in again.stderr
+    # resuming it again is refused (in this process: the refusal comes before any tuning)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as again:
+        launch(LAUNCHER_METHODS[script], "test",
+               ["--resume", experiment.name, "--results-dir", str(tmp_path)])
+    assert again.value.code == 2 and "nothing to resume" in capsys.readouterr().err
 
 
 def test_resumed_sh_takes_the_result_a_trial_reported_just_before_the_interruption(tmp_path):
@@ -210,7 +219,7 @@ def test_resumed_sh_takes_the_result_a_trial_reported_just_before_the_interrupti
     marker = tmp_path / "interrupted-by"
     process = subprocess.Popen(
         [sys.executable, "experiments/run_sync_sh.py", "--objective", "tests.toy_objectives:interrupting",
-         "--workers", "2", "--grace-period", "1", "--max-wallclock-time", "8", "--results-dir",
+         "--workers", "2", "--grace-period", "1", "--max-wallclock-time", "5", "--results-dir",
          str(tmp_path / "results")],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "TOY_INTERRUPT_MARKER": str(marker)})

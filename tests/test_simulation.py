@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from objectives.tables import TABLES_DIR, recorded_configurations
-from tests.conftest import assert_loads_in_stock_syne_tune, read_metadata, run_script
+from tests.conftest import assert_loads_in_stock_syne_tune, built_once, read_metadata, run_script
 
 @pytest.mark.parametrize("objective,configs,batch_sizes", [
     ("fashion_mnist_lenet", 128, (64, 224)), ("cifar10_cnn", 64, (2, 16))])
@@ -51,13 +51,13 @@ def test_recording_appends_and_skips_what_is_done(tmp_path):
     assert metadata["versions"]["torch"] and metadata["machine"]["cpus"] >= 1
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def simulated_comparison(tmp_path_factory):
-    results_dir = tmp_path_factory.mktemp("simulated")
-    run_script(["experiments/compare.py", "--backend", "simulated", "--seeds", "30",
-                "--methods", "asha,sync_sh,sync_sh_waiting", "--workers", "4",
-                "--search-space", "recorded", "--comparison-name", "sim30", "--results-dir", str(results_dir)])
-    return results_dir
+    """30 paired seeds of three methods, simulated: built once for every test process."""
+    return built_once(tmp_path_factory, "simulated", lambda results_dir: run_script(
+        ["experiments/compare.py", "--backend", "simulated", "--seeds", "30",
+         "--methods", "asha,sync_sh,sync_sh_waiting", "--workers", "4", "--search-space", "recorded",
+         "--comparison-name", "sim30", "--results-dir", str(results_dir)]))
 
 
 def test_thirty_seed_simulated_comparison(simulated_comparison):
