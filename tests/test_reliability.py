@@ -20,6 +20,7 @@ from syne_tune.config_space import choice, uniform
 
 from analysis.experiment_folder import timeline_of
 from analysis.summarize import summarize_experiment
+from experiments.compat.syne_tune import NO_RESULT
 from experiments.schedulers import METHODS, SchedulerArgs, methods_of
 from experiments.tuning.build import make_tuner
 from experiments.tuning.launch import launch
@@ -244,6 +245,30 @@ def test_resumed_sh_takes_the_result_a_trial_reported_just_before_the_interrupti
     first_rung = next(r for r in read_metadata(experiment)["rung_history"] if trial_id in r["trials"])
     reported = results.query("trial_id == @trial_id and step == 1")["score"].iloc[0]
     assert first_rung["values"][first_rung["trials"].index(trial_id)] == reported
+
+
+def test_resumed_sh_records_a_trial_with_nothing_left_to_train_as_failed_and_goes_on(tmp_path):
+    """The other side of that race: the trial saved its checkpoint at its rung, and the
+    interruption came before its report. Resumed, it has nothing left to train and ends without
+    a result: recorded as failed with the reason (Syne Tune's tuner alone would end the whole
+    run there), its slot counting as the worst of its rung, and the run goes on to its budget."""
+    marker = tmp_path / "interrupted-by"
+    env = {"TOY_INTERRUPT_MARKER": str(marker)}
+    flags = ["--results-dir", str(tmp_path / "results")]
+    interrupted = run_script(["experiments/run_sync_sh.py", "--objective",
+                              "tests.toy_objectives:interrupting_before_report", "--workers", "2",
+                              "--grace-period", "1", "--max-wallclock-time", "5", *flags],
+                             env=env, check=False, timeout=60)
+    assert interrupted.returncode == 130, interrupted.stderr[-3000:]
+    trial_id = int(marker.read_text())
+    experiment = next((tmp_path / "results").iterdir())
+    results = experiment / "results.csv.zip"  # none yet, if no other trial had reported
+    assert not results.exists() or pd.read_csv(results).query("trial_id == @trial_id").empty
+    run_script(["experiments/run_sync_sh.py", "--resume", "latest", *flags], env=env, timeout=60)
+    summary = summarize_experiment(experiment)
+    assert summary["failures"] == {str(trial_id): NO_RESULT} and not summary["partial"]
+    assert any(trial_id in rung["trials"] and rung["values"][rung["trials"].index(trial_id)] is None
+               for rung in read_metadata(experiment)["rung_history"])
 
 
 def test_damaged_folders_give_clear_messages(tmp_path):

@@ -5,7 +5,8 @@
 depends on x and y (best near x = 0.3, y = 7), maximised, resource "step" up to 8; it
 checkpoints its progress, so SH can pause and resume it. `crashing`: every trial fails at its
 second step. `killed`: every trial's process is killed with SIGKILL at its second step, as the
-out-of-memory killer would.
+out-of-memory killer would. `interrupting` and `interrupting_before_report`: the first trial
+to finish its first step interrupts the launcher, just after reporting it or just before.
 """
 
 from __future__ import annotations
@@ -55,23 +56,19 @@ killed = Objective(name="killed", search_space=SPACE, max_resource=4,
                    metric="score", mode="max", resource_attr="step")
 
 
-def interrupt_launcher_once(config: dict, run: TrialRun) -> None:
-    """Train; the first trial to report step 1 then interrupts its launcher (the ancestor
+def interrupt_launcher_once(config: dict, run: TrialRun, report_first: bool = True) -> None:
+    """Train; the first trial to finish step 1 then interrupts its launcher (the ancestor
     process running a launcher script) at once, as a Ctrl-C could by chance, and records its
-    trial's x in the file named by $TOY_INTERRUPT_MARKER."""
+    trial id in the file named by $TOY_INTERRUPT_MARKER. It has saved its checkpoint of step 1
+    and, with `report_first`, reported the step; without, the interruption takes the report."""
     import psutil
 
     def report(**metrics):
-        run.report(**metrics)
-        if metrics["step"] != 1:
+        first = metrics["step"] == 1 and claim_marker(run)
+        if report_first or not first:
+            run.report(**metrics)
+        if not first:
             return
-        try:
-            fd = os.open(os.environ["TOY_INTERRUPT_MARKER"], os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            return
-        trial_id = Path(run.checkpoint_dir).parent.name  # the trial's folder is named by its id
-        os.write(fd, trial_id.encode())
-        os.close(fd)
         launcher = next(p for p in psutil.Process().parents() if any("experiments/run_" in part
                                                                       for part in p.cmdline()))
         launcher.send_signal(signal.SIGINT)
@@ -82,6 +79,22 @@ def interrupt_launcher_once(config: dict, run: TrialRun) -> None:
                            seed=run.seed))
 
 
+def claim_marker(run: TrialRun) -> bool:
+    """Write this trial's id into $TOY_INTERRUPT_MARKER, unless another trial did first."""
+    try:
+        fd = os.open(os.environ["TOY_INTERRUPT_MARKER"], os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return False
+    os.write(fd, Path(run.checkpoint_dir).parent.name.encode())  # the trial folder: its id
+    os.close(fd)
+    return True
+
+
 interrupting = Objective(name="interrupting", search_space=SPACE, max_resource=4,
                          train=interrupt_launcher_once, metric="score", mode="max",
                          resource_attr="step")
+
+interrupting_before_report = Objective(
+    name="interrupting_before_report", search_space=SPACE, max_resource=4,
+    train=lambda config, run: interrupt_launcher_once(config, run, report_first=False),
+    metric="score", mode="max", resource_attr="step")

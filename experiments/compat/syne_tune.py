@@ -13,6 +13,11 @@ Why the public API does not do, for each:
   `launch_trial`, `end_trial_process` and `before_reading_results`, and places trials on the
   GPU running the fewest trials (LocalBackend sends every trial beyond one per GPU to the same
   GPU, which breaks several trials per GPU).
+- `LocalBackend._read_status`: a trial whose process ends with exit code 0 without having
+  reported a result (an objective that never calls `report`; a trial resumed with nothing
+  left to train, its checkpoint saved just before an interruption took its report) counts as
+  completed, and Syne Tune's tuner then raises and ends the whole run. `ProcessHooks` records
+  such a trial as failed, with the reason in its stderr, so that the run goes on.
 - `SimulatorCallback._tuner`, `._time_keeper`, `._tuner_sleep_time`, and
   `SimulatorBackend._simulator_state`: the simulated tuner polls its trials every 0.2
   simulated seconds, as the real one does, and most polls find nothing; `FastForward` jumps
@@ -27,6 +32,10 @@ Why the public API does not do, for each:
 - `TrialBackend._trial_dict`: resuming an interrupted synchronous SH run must make a trial that
   was killed at the interruption resumable again; the backend's Trial objects are reachable
   only there.
+- `TrialBackend._last_metric_seen_index`: how many of a trial's reports the tuner has taken.
+  The tuner saved in an experiment can be older than its results file (a report fetched at the
+  interruption, after the last save); on resume it would take that report again, and the
+  results would hold it twice. `count_results_seen` brings it up to date.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ from typing import Any
 from syne_tune import StoppingCriterion, Tuner
 from syne_tune.backend.simulator_backend.simulator_callback import SimulatorCallback
 from syne_tune.backend.trial_status import Status, Trial
+from syne_tune.report import retrieve
 
 PRIVATE_NAMES = [
     ("syne_tune.Tuner", "_schedule_new_tasks", "(self, running_trials_ids: set[int])"),
@@ -47,11 +57,13 @@ PRIVATE_NAMES = [
     ("syne_tune.backend.LocalBackend", "_kill_process", "(self, trial_id: int)"),
     ("syne_tune.backend.LocalBackend", "_all_trial_results",
      "(self, trial_ids: list[int]) -> list[syne_tune.backend.trial_status.TrialResult]"),
+    ("syne_tune.backend.LocalBackend", "_read_status", "(self, trial_id: int)"),
     ("syne_tune.backend.LocalBackend", "_prepare_for_schedule", "(self, num_gpus=None)"),
     ("syne_tune.backend.LocalBackend", "_allocate_gpu", "(self, trial_id: int, env: dict[str, typing.Any])"),
     ("syne_tune.backend.LocalBackend", "_gpus_for_new_trial", "(self) -> list[int]"),
     ("syne_tune.backend.LocalBackend", "_busy_trial_id_candidates", "attribute: set"),
     ("syne_tune.backend.trial_backend.TrialBackend", "_trial_dict", "attribute: dict"),
+    ("syne_tune.backend.trial_backend.TrialBackend", "_last_metric_seen_index", "attribute: defaultdict"),
     ("syne_tune.backend.simulator_backend.simulator_backend.SimulatorBackend", "_time_keeper",
      "attribute: SimulatedTimeKeeper"),
     ("syne_tune.backend.simulator_backend.simulator_backend.SimulatorBackend", "_simulator_state",
@@ -101,6 +113,10 @@ class SchedulingTuner(Tuner):
             callback.on_tuning_sleep(self.sleep_time)
 
 
+# The failure reason of a trial whose process ended well without reporting anything.
+NO_RESULT = "the trial ended (exit code 0) without reporting a result"
+
+
 class ProcessHooks:
     """Mixed into a `LocalBackend` subclass (before it): start and end trials your way.
 
@@ -142,6 +158,16 @@ class ProcessHooks:
         self.before_reading_results()
         return super()._all_trial_results(trial_ids)
 
+    def _read_status(self, trial_id: int):
+        status = super()._read_status(trial_id)
+        if status == Status.completed and not retrieve(log_lines=self.stdout(trial_id)):
+            stderr = self.trial_path(trial_id) / "std.err"
+            if not stderr.read_text().rstrip().endswith(NO_RESULT):  # once, however often polled
+                with stderr.open("a") as f:
+                    f.write(f"\n{NO_RESULT}\n")
+            return Status.failed
+        return status
+
     def _gpus_for_new_trial(self) -> list[int]:
         """The GPU running the fewest trials now (ties: the one used least so far)."""
         running = [gpu for gpus in self.trial_gpu.values() for gpu in gpus]
@@ -154,6 +180,12 @@ class ProcessHooks:
 def trial_of(backend, trial_id: int) -> Trial:
     """The backend's Trial object (its status decides whether it can be resumed)."""
     return backend._trial_dict[trial_id]
+
+
+def count_results_seen(backend, trial_id: int, count: int) -> None:
+    """Let the backend know that the tuner has taken the trial's first `count` reports."""
+    seen = backend._last_metric_seen_index
+    seen[trial_id] = max(seen[trial_id], count)
 
 
 def make_resumable(backend, trial_id: int) -> None:

@@ -7,7 +7,9 @@ Only resume experiments you ran yourself: loading a pickle runs code from it.
 
 What the interruption killed is handled so that no completed epoch is trained again:
 - synchronous SH: trials of the running rungs are resumed from their checkpoints (those that
-  had reached their rung already give the scheduler their stored result instead);
+  had reached their rung already give the scheduler their stored result instead; one that
+  had saved its checkpoint at the rung but lost its report to the interruption has nothing
+  left to train, ends without a result and is recorded as failed);
 - ASHA: trials that were running stay ended with the epochs they completed; new trials start.
 """
 
@@ -22,7 +24,7 @@ from syne_tune import StoppingCriterion
 
 from analysis import experiment_folder as folder
 from analysis.experiments import resolve_experiment
-from experiments.compat.syne_tune import make_resumable, trial_of
+from experiments.compat.syne_tune import count_results_seen, make_resumable, trial_of
 from experiments.schedulers.sync_sh import SynchronousSuccessiveHalving
 from experiments.tuning.plan import RunPlan, RunRequest
 from objectives import load_objective
@@ -92,6 +94,10 @@ def load_interrupted(experiment_dir: Path):
     # The tuner's clock continues from where the interrupted run stopped.
     tuner.tuning_status.start_time = time.perf_counter() - elapsed
     tuner.stop_criterion = StoppingCriterion(max_wallclock_time=budget)
+    # Reports fetched at the interruption are in the results, maybe not in the saved tuner.
+    stored = stored_results(experiment_dir)
+    for trial_id, count in (stored.groupby("trial_id").size().items() if not stored.empty else []):
+        count_results_seen(tuner.trial_backend, int(trial_id), int(count))
     reopened = reopen_interrupted_rungs(tuner, experiment_dir)
     # The tuner rewrites metadata.json from its own copy when it starts: bring that copy up to
     # date with what was added after it was pickled.
