@@ -54,7 +54,7 @@ run: setup
 # loadfile: xdist_group marks are ignored with pytest 9.2, pytest-xdist issue 1386.)
 RAY_TESTS = tests/test_ray.py tests/test_ray_netns.py
 test: setup
-	$(PY) -m pytest -q -n 2 --durations=10 $(addprefix --ignore=,$(RAY_TESTS))
+	$(PY) -m pytest -q -n 2 --maxschedchunk 2 --durations=10 $(addprefix --ignore=,$(RAY_TESTS))
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=5 $(RAY_TESTS)
 
 # The README's figures, drawn again into analysis/figures/ (experiments/figures.py): the
