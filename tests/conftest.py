@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+CIFAR10_ARCHIVE = REPO.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
 
 # Tests interrupt launchers with SIGINT, as Ctrl-C would. Tests started in the background of a
 # non-interactive shell inherit SIGINT ignored, and so would every launcher they start (Python
@@ -19,30 +20,32 @@ REPO = Path(__file__).resolve().parent.parent
 # processes start with SIGINT as a terminal gives it.
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
-CIFAR10_ARCHIVE = REPO.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
 
 
-# The longest tests first (15 to 40 s each on two busy cores), with the first user of each
+# The longest tests first (10 to 40 s each on two busy cores), with the first user of each
 # shared experiment among them: make test hands tests out two at a time (--maxschedchunk 2), so
 # the two processes build the shared experiments side by side, no process waits for the
-# other's build, and the run does not end on one long test alone. The order changes only how
-# long the suite takes.
+# other's build, and the run does not end on one long test alone. The real-data run goes first
+# beside the toy load tests, which leave it most of the CPUs (its trials must finish epochs in
+# a 16 s budget). The order changes only how long the suite takes.
 RUN_FIRST = [
     "tests/test_run_asha.py::test_short_run_on_real_fashion_mnist",  # builds real_comparison_dir
     "tests/test_own_objective.py::",
+    "tests/test_reliability.py::test_crashing_third_of_trials_",
+    "tests/test_reliability.py::test_300_trials_",
     "tests/test_compare.py::test_one_experiment_per_method_and_seed",  # builds comparison_dir
     "tests/test_analysis.py::test_summary_json_from_the_shell",  # builds smoke_results_dir
     "tests/test_reliability.py::test_resume_completes_an_interrupted_experiment",
     "tests/test_simulation.py::test_recording_appends_and_skips_what_is_done",
     "tests/test_simulation.py::test_thirty_seed_simulated_comparison",  # builds simulated_comparison
     "tests/test_reliability.py::test_resumed_sh_",
-    "tests/test_reliability.py::test_300_trials_",
 ]
 
 
 def pytest_collection_modifyitems(items):
     def rank(item) -> int:
-        return next((i for i, prefix in enumerate(RUN_FIRST) if item.nodeid.startswith(prefix)), len(RUN_FIRST))
+        return next((i for i, prefix in enumerate(RUN_FIRST) if item.nodeid.startswith(prefix)),
+                    len(RUN_FIRST))
 
     items.sort(key=rank)  # stable: the rest keep their order
 

@@ -47,7 +47,7 @@ from typing import Any
 from syne_tune import StoppingCriterion, Tuner
 from syne_tune.backend.simulator_backend.simulator_callback import SimulatorCallback
 from syne_tune.backend.trial_status import Status, Trial
-from syne_tune.report import retrieve
+from syne_tune.constants import ST_METRIC_TAG
 
 PRIVATE_NAMES = [
     ("syne_tune.Tuner", "_schedule_new_tasks", "(self, running_trials_ids: set[int])"),
@@ -115,6 +115,7 @@ class SchedulingTuner(Tuner):
 
 # The failure reason of a trial whose process ended well without reporting anything.
 NO_RESULT = "the trial ended (exit code 0) without reporting a result"
+REPORT_TAG = f"[{ST_METRIC_TAG}]"  # what starts a report in a trial's stdout (syne_tune.report)
 
 
 class ProcessHooks:
@@ -160,7 +161,7 @@ class ProcessHooks:
 
     def _read_status(self, trial_id: int):
         status = super()._read_status(trial_id)
-        if status == Status.completed and not retrieve(log_lines=self.stdout(trial_id)):
+        if status == Status.completed and not any(REPORT_TAG in line for line in self.stdout(trial_id)):
             stderr = self.trial_path(trial_id) / "std.err"
             if not stderr.read_text().rstrip().endswith(NO_RESULT):  # once, however often polled
                 with stderr.open("a") as f:
