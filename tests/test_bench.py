@@ -4,6 +4,7 @@ repeated measurements, and the checking of its flags (the benchmark itself takes
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 
 import pytest
@@ -39,10 +40,16 @@ def test_private_memory_of_a_new_allocation_shows_in_the_largest_mappings():
 
 
 def test_sampler_without_a_forkserver_takes_no_sample():
-    # this test process has no forkserver child: nothing to sample, and no error
-    sampler = WarmTreeSampler(period=0.05)
-    with sampler:
-        time.sleep(0.2)
+    # a process with no forkserver child (not this test process: an in-process warm run of an
+    # earlier test may have left one here): nothing to sample, and no error
+    childless = subprocess.Popen(["sleep", "5"])
+    try:
+        sampler = WarmTreeSampler(launcher_pid=childless.pid, period=0.05)
+        with sampler:
+            time.sleep(0.2)
+    finally:
+        childless.kill()
+        childless.wait()
     assert sampler.samples == [] and sampler.with_trials(0) == []
 
 
