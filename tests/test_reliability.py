@@ -271,6 +271,23 @@ def test_resumed_sh_records_a_trial_with_nothing_left_to_train_as_failed_and_goe
                for rung in read_metadata(experiment)["rung_history"])
 
 
+def test_a_report_cut_off_before_its_newline_does_not_merge_with_the_next(tmp_path):
+    """A trial killed between printing a report and its newline; resumed, it appends the next."""
+    from syne_tune.report import retrieve
+
+    from experiments.compat.syne_tune import finish_last_line
+
+    stdout = tmp_path / "std.out"
+    stdout.write_text('[tune-metric]: {"epoch": 1}\n[tune-metric]: {"epoch": 2}')  # no newline
+    finish_last_line(stdout)
+    with stdout.open("a") as f:  # the resumed run
+        f.write('[tune-metric]: {"epoch": 3}\n')
+    assert [r["epoch"] for r in retrieve(stdout.read_text().splitlines())] == [1, 2, 3]
+    finish_last_line(stdout)  # a finished line stays as it is
+    finish_last_line(tmp_path / "missing")  # no file: nothing to do
+    assert stdout.read_text().endswith('{"epoch": 3}\n') and not (tmp_path / "missing").exists()
+
+
 def test_damaged_folders_give_clear_messages(tmp_path):
     (tmp_path / "empty").mkdir()
     corrupt = tmp_path / "corrupt"

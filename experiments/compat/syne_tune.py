@@ -41,7 +41,9 @@ Why the public API does not do, for each:
 from __future__ import annotations
 
 import math
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 from syne_tune import StoppingCriterion, Tuner
@@ -146,6 +148,10 @@ class ProcessHooks:
     # -- the overrides ----------------------------------------------------------------------
 
     def _schedule(self, trial_id: int, config: dict[str, Any]):
+        # A trial killed between a report and its newline (paused, or ended with the tuning)
+        # leaves a line open; a resumed run appends to the same file, and two reports on one
+        # line make Syne Tune's reader raise (and end the run).
+        finish_last_line(self.trial_path(trial_id) / "std.out")
         self.launch_trial(trial_id, config)
         self._busy_trial_id_candidates.add(trial_id)  # LocalBackend polls only these
         if getattr(self, "trial_gpu", None):  # rotated over GPUs: LocalBackend's public record
@@ -176,6 +182,18 @@ class ProcessHooks:
                   key=lambda g: (running.count(g), self.gpu_times_assigned[g], g))
         self.gpu_times_assigned[gpu] += 1
         return [gpu]
+
+
+def finish_last_line(path: Path) -> None:
+    """End the file with a newline if text follows its last one (nothing if there is no file)."""
+    try:
+        with open(path, "rb+") as f:
+            if f.seek(0, os.SEEK_END) > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    f.write(b"\n")
+    except FileNotFoundError:
+        pass
 
 
 def trial_of(backend, trial_id: int) -> Trial:
