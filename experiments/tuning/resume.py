@@ -35,12 +35,11 @@ class CannotResume(UsageError):
     """The message says why and what to do."""
 
 
-def elapsed_seconds(experiment_dir: Path, metadata: dict) -> float:
+def elapsed_seconds(results: pd.DataFrame, metadata: dict) -> float:
     """Tuner time the interrupted run had used."""
     ends = [segment.end_s or 0.0 for segment in folder.timeline_of(metadata)]
-    results_file = experiment_dir / folder.RESULTS_FILE
-    if results_file.exists():
-        ends.append(float(pd.read_csv(results_file)["st_tuner_time"].max()))
+    if not results.empty:
+        ends.append(float(results["st_tuner_time"].max()))
     return max(ends, default=0.0)
 
 
@@ -49,7 +48,7 @@ def stored_results(experiment_dir: Path) -> pd.DataFrame:
     return pd.read_csv(results_file) if results_file.exists() else pd.DataFrame()
 
 
-def reopen_interrupted_rungs(tuner, experiment_dir: Path) -> list[int]:
+def reopen_interrupted_rungs(tuner, results: pd.DataFrame) -> list[int]:
     """Let synchronous SH resume the trials its running rungs were waiting for.
 
     A trial may have reached its rung just before the interruption: its result is in the
@@ -60,7 +59,6 @@ def reopen_interrupted_rungs(tuner, experiment_dir: Path) -> list[int]:
     if not isinstance(scheduler, SynchronousSuccessiveHalving):
         return []
     backend = tuner.trial_backend
-    results = stored_results(experiment_dir)
     for trial_id, level in sorted(scheduler.running_levels().items()):
         make_resumable(backend, trial_id)
         (backend.trial_path(trial_id) / "stop").unlink(missing_ok=True)  # written when killed
@@ -85,7 +83,8 @@ def load_interrupted(experiment_dir: Path):
     if folder.OBJECTIVE_SPEC not in metadata:
         raise CannotResume(f"{experiment_dir.name} was written by an older version of the suite; "
                            f"it can be analysed but not resumed")
-    elapsed = elapsed_seconds(experiment_dir, metadata)
+    results = stored_results(experiment_dir)  # what the interrupted run stored, read once
+    elapsed = elapsed_seconds(results, metadata)
     budget = float(metadata[folder.BUDGET_S])
     if elapsed >= budget:
         raise CannotResume(f"{experiment_dir.name} used its whole budget ({budget:g} s)")
@@ -95,10 +94,9 @@ def load_interrupted(experiment_dir: Path):
     tuner.tuning_status.start_time = time.perf_counter() - elapsed
     tuner.stop_criterion = StoppingCriterion(max_wallclock_time=budget)
     # Reports fetched at the interruption are in the results, maybe not in the saved tuner.
-    stored = stored_results(experiment_dir)
-    for trial_id, count in (stored.groupby("trial_id").size().items() if not stored.empty else []):
+    for trial_id, count in (results.groupby("trial_id").size().items() if not results.empty else []):
         count_results_seen(tuner.trial_backend, int(trial_id), int(count))
-    reopened = reopen_interrupted_rungs(tuner, experiment_dir)
+    reopened = reopen_interrupted_rungs(tuner, results)
     # The tuner rewrites metadata.json from its own copy when it starts: bring that copy up to
     # date with what was added after it was pickled.
     tuner.metadata.update(metadata, **{folder.INTERRUPTED: False,
