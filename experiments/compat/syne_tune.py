@@ -13,11 +13,11 @@ Why the public API does not do, for each:
   `launch_trial`, `end_trial_process` and `before_reading_results`, and places trials on the
   GPU running the fewest trials (LocalBackend sends every trial beyond one per GPU to the same
   GPU, which breaks several trials per GPU).
-- `LocalBackend._read_status`: a trial whose process ends with exit code 0 without having
-  reported a result (an objective that never calls `report`; a trial resumed with nothing
-  left to train, its checkpoint saved just before an interruption took its report) counts as
-  completed, and Syne Tune's tuner then raises and ends the whole run. `ProcessHooks` records
-  such a trial as failed, with the reason in its stderr, so that the run goes on.
+  A trial whose process ends with exit code 0 without having reported a result (an objective
+  that never calls `report`; a trial resumed with nothing left to train, its checkpoint saved
+  just before an interruption took its report) counts as completed there, and Syne Tune's
+  tuner then raises and ends the whole run: `ProcessHooks._all_trial_results` records such a
+  trial as failed, with the reason in its stderr, so that the run goes on.
 - `SimulatorCallback._tuner`, `._time_keeper`, `._tuner_sleep_time`, and
   `SimulatorBackend._simulator_state`: the simulated tuner polls its trials every 0.2
   simulated seconds, as the real one does, and most polls find nothing; `FastForward` jumps
@@ -49,7 +49,6 @@ from typing import Any
 from syne_tune import StoppingCriterion, Tuner
 from syne_tune.backend.simulator_backend.simulator_callback import SimulatorCallback
 from syne_tune.backend.trial_status import Status, Trial
-from syne_tune.constants import ST_METRIC_TAG
 
 PRIVATE_NAMES = [
     ("syne_tune.Tuner", "_schedule_new_tasks", "(self, running_trials_ids: set[int])"),
@@ -59,7 +58,6 @@ PRIVATE_NAMES = [
     ("syne_tune.backend.LocalBackend", "_kill_process", "(self, trial_id: int)"),
     ("syne_tune.backend.LocalBackend", "_all_trial_results",
      "(self, trial_ids: list[int]) -> list[syne_tune.backend.trial_status.TrialResult]"),
-    ("syne_tune.backend.LocalBackend", "_read_status", "(self, trial_id: int)"),
     ("syne_tune.backend.LocalBackend", "_prepare_for_schedule", "(self, num_gpus=None)"),
     ("syne_tune.backend.LocalBackend", "_allocate_gpu", "(self, trial_id: int, env: dict[str, typing.Any])"),
     ("syne_tune.backend.LocalBackend", "_gpus_for_new_trial", "(self) -> list[int]"),
@@ -117,7 +115,6 @@ class SchedulingTuner(Tuner):
 
 # The failure reason of a trial whose process ended well without reporting anything.
 NO_RESULT = "the trial ended (exit code 0) without reporting a result"
-REPORT_TAG = f"[{ST_METRIC_TAG}]"  # what starts a report in a trial's stdout (syne_tune.report)
 
 
 class ProcessHooks:
@@ -163,17 +160,15 @@ class ProcessHooks:
 
     def _all_trial_results(self, trial_ids: list[int]):
         self.before_reading_results()
-        return super()._all_trial_results(trial_ids)
-
-    def _read_status(self, trial_id: int):
-        status = super()._read_status(trial_id)
-        if status == Status.completed and not any(REPORT_TAG in line for line in self.stdout(trial_id)):
-            stderr = self.trial_path(trial_id) / "std.err"
-            if not stderr.read_text().rstrip().endswith(NO_RESULT):  # once, however often polled
-                with stderr.open("a") as f:
-                    f.write(f"\n{NO_RESULT}\n")
-            return Status.failed
-        return status
+        results = super()._all_trial_results(trial_ids)
+        for result in results:  # each with every report in its stdout so far
+            if result.status == Status.completed and not result.metrics:
+                stderr = self.trial_path(result.trial_id) / "std.err"
+                if not stderr.read_text().rstrip().endswith(NO_RESULT):  # once, however often polled
+                    with stderr.open("a") as f:
+                        f.write(f"\n{NO_RESULT}\n")
+                result.status = Status.failed
+        return results
 
     def _gpus_for_new_trial(self) -> list[int]:
         """The GPU running the fewest trials now (ties: the one used least so far)."""
