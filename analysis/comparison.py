@@ -183,6 +183,8 @@ def compare(spec: str, results_dir: Path | None = None, target: float | None = N
         "mode": mode,
         "n_workers": first.get(folder.N_WORKERS),
         "max_wallclock_time": first.get(folder.BUDGET_S),
+        "max_results": first.get(folder.MAX_RESULTS),
+        "max_trials": first.get(folder.MAX_TRIALS),
         "smoke": bool(first.get(folder.SMOKE, False)),
         "simulated": bool(first.get(folder.SIMULATED, False)),
         "target": target,
@@ -290,8 +292,8 @@ def text_rows(comparison: dict) -> list[dict]:
 def caption(comparison: dict) -> list[str]:
     """What was compared, and how to read the table: two lines."""
     return [f"Comparison {comparison['comparison']}: {comparison['objective']}, "
-            f"{comparison['n_workers']} workers, {comparison['max_wallclock_time']:g} "
-            f"{'simulated ' if comparison['simulated'] else ''}s per run, target "
+            f"{comparison['n_workers']} workers, each run until "
+            f"{folder.describe_limits(comparison['max_wallclock_time'], comparison.get('max_results'), comparison.get('max_trials'), comparison['simulated'])}, target "
             f"{comparison['metric']} {_show(comparison['target'])}",
             "IQM [95% bootstrap interval] over seeds (time to target: median, misses counted as "
             "never); '; d vs X *': paired difference to X, * where its interval excludes 0"]

@@ -61,6 +61,18 @@ def iqm_band(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return centre, np.nanpercentile(boot, 2.5, axis=0), np.nanpercentile(boot, 97.5, axis=0)
 
 
+def horizon_of(runs: list[Run]) -> float:
+    """Where the time axis ends: the longest wall-clock budget, or where the runs that were
+    limited by counts (results, trials) ended."""
+    def end(run: Run) -> float:
+        budget = run.metadata.get(folder.BUDGET_S)
+        if budget is not None:
+            return float(budget)
+        return float(run.results["st_tuner_time"].max()) if run.results is not None and not run.results.empty else 0.0
+
+    return max(end(r) for r in runs)
+
+
 def plot_best_so_far(runs: list[Run], comparison: dict, ax=None, legend: bool = True):
     """Regret (distance of the best result so far from the best any run found), IQM over seeds
     with its 95% bootstrap band, on a log axis: the differences that matter are small."""
@@ -69,7 +81,7 @@ def plot_best_so_far(runs: list[Run], comparison: dict, ax=None, legend: bool = 
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 5))
     mode = comparison["mode"]
-    horizon = max(float(r.metadata.get(folder.BUDGET_S, 0)) for r in runs)
+    horizon = horizon_of(runs)
     times = np.linspace(0, horizon, GRID_POINTS)
     curves = {m: np.array([best_so_far(r, times) for r in runs if r.method == m]) for m in comparison["methods"]}
     with warnings.catch_warnings():
@@ -104,7 +116,7 @@ def plot_reached(runs: list[Run], comparison: dict, ax=None, legend: bool = True
 
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4))
-    horizon = max(float(r.metadata.get(folder.BUDGET_S, 0)) for r in runs)
+    horizon = horizon_of(runs)
     grid = np.linspace(0, horizon, GRID_POINTS)
     styles = method_styles(comparison["methods"])
     for method, entry in comparison["methods"].items():

@@ -48,7 +48,9 @@ TRIAL_BRACKETS = "trial_brackets"  # asynchronous Hyperband: each trial's bracke
 RUNG_HISTORY = "rung_history"  # synchronous SH: every completed rung, its ranking and promotions
 N_WORKERS = "n_workers"
 SEED = "seed"
-BUDGET_S = "max_wallclock_time"
+BUDGET_S = "max_wallclock_time"  # None where the run had only a count limit
+MAX_RESULTS = "max_results"  # the run ends once this many results are reported (None: no limit)
+MAX_TRIALS = "max_trials"  # the run ends once this many trials have ended (None: no limit)
 TRIAL_BACKEND = "trial_backend"
 SIMULATED = "simulated"
 SMOKE = "smoke"
@@ -122,6 +124,24 @@ def best_row(results: pd.DataFrame | None, metadata: dict) -> pd.Series | None:
     if results is None or results.empty or metric not in results or results[metric].isna().all():
         return None
     return results.loc[results[metric].idxmin() if mode_of(metadata) == "min" else results[metric].idxmax()]
+
+
+def describe_limits(budget_s: float | None, max_results: int | None, max_trials: int | None,
+                    simulated: bool = False) -> str:
+    """When a run ends, in words: "720 s", "40 results", "300 s or 20 trials ended"."""
+    limits = []
+    if budget_s is not None:
+        limits.append(f"{budget_s:g} {'simulated s' if simulated else 's'}")
+    if max_results is not None:
+        limits.append(f"{max_results} results")
+    if max_trials is not None:
+        limits.append(f"{max_trials} trials ended")
+    return " or ".join(limits) or "no limit"
+
+
+def limits_of(metadata: dict) -> str:
+    return describe_limits(metadata.get(BUDGET_S), metadata.get(MAX_RESULTS), metadata.get(MAX_TRIALS),
+                           bool(metadata.get(SIMULATED)))
 
 
 def resource_attr_of(metadata: dict) -> str:

@@ -1,6 +1,7 @@
 """Compare methods fairly: the same objective, workers, budget, search space and paired seeds.
 
     python experiments/compare.py --seeds 2 --max-wallclock-time 60
+    python experiments/compare.py --seeds 3 --max-results 100    # 100 epochs per run, however busy the machine
     python experiments/compare.py --methods asha,sync_sh,bohb,random_search --seeds 3
     python experiments/compare.py --backend simulated --seeds 30 --workers 4
     python experiments/compare.py --methods asha,ray_tune_asha --backend ray   # Syne Tune vs Ray Tune
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 
 from analysis.comparison import compare, format_table
+from analysis.experiment_folder import describe_limits
 from experiments.schedulers import METHODS
 from experiments.tuning import flags
 from experiments.tuning.comparison import ComparisonRequest, plan_comparison, run_comparison
@@ -41,10 +43,11 @@ def main(argv=None) -> None:
         run=flags.request_from(args, methods[0] if methods else "asha"), methods=methods,
         seeds=args.seeds, name=args.comparison_name)))
     first = comparison.plans[0]
-    unit = "simulated s" if first.simulated else "s"
+    limits = describe_limits(first.budget_s, first.max_results, first.max_trials, first.simulated)
+    timed = first.budget_s is not None and first.max_results is None and first.max_trials is None
     print(f"Comparison {comparison.name}: {len(comparison.plans)} runs of {first.objective.name}, "
-          f"{first.n_workers} worker(s), {first.budget_s:g} {unit} each"
-          + ("" if first.simulated else f" (about {len(comparison.plans) * first.budget_s / 60:.0f} min)"),
+          f"{first.n_workers} worker(s), each until {limits}"
+          + (f" (about {len(comparison.plans) * first.budget_s / 60:.0f} min)" if timed and not first.simulated else ""),
           flush=True)
     deliver_sigterm_as_interrupt()
     try:

@@ -5,7 +5,7 @@
 
 For the trials of the real runs whose configurations are in the recorded table (all of them
 when the runs used `--search-space recorded`), compares real and recorded learning curves
-(analysis.fidelity). Then replays the same comparison (methods, seeds, workers, budget) in
+(analysis.fidelity). Then replays the same comparison (methods, seeds, workers, limits) in
 simulation over the recorded configurations and reports whether simulated and real runs rank
 the methods the same way. Also says how well the surrogate that serves the full search space
 predicts recorded curves left out of its fit.
@@ -40,7 +40,8 @@ def replay(runs, results_dir: Path) -> str:
     comparison = plan_comparison(ComparisonRequest(
         run=RunRequest(objective=first[folder.OBJECTIVE], backend="simulated", search_space="recorded",
                        seed=seeds[0], workers=int(first[folder.N_WORKERS]),
-                       budget_s=float(first[folder.BUDGET_S]), max_resource=folder.max_resource_of(first),
+                       budget_s=first.get(folder.BUDGET_S), max_results=first.get(folder.MAX_RESULTS),
+                       max_trials=first.get(folder.MAX_TRIALS), max_resource=folder.max_resource_of(first),
                        grace_period=int(settings["grace_period"]),
                        reduction_factor=int(settings["reduction_factor"]), results_dir=results_dir),
         methods=tuple(sorted({r.method for r in runs})), seeds=len(seeds), name=name))

@@ -2,6 +2,7 @@
 
     python experiments/run_asha.py --workers 2                       # LeNet on FashionMNIST, 12 min
     python experiments/run_asha.py --workers 2 --max-wallclock-time 90
+    python experiments/run_asha.py --max-results 200                 # until 200 epochs are trained
     python experiments/run_asha.py --method bohb                     # ASHA with a model-based searcher
     python experiments/run_asha.py --smoke --max-wallclock-time 20   # synthetic data
 

@@ -22,41 +22,21 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-# The longest tests first (10 to 40 s each on two busy cores), with the first user of each
-# shared experiment among them: make test hands tests out two at a time (--maxschedchunk 2), so
-# the two processes build the shared experiments side by side, no process waits for the
-# other's build, and the run does not end on one long test alone. The real-data run goes first
-# beside the toy load tests, which leave it most of the CPUs (its trials must finish epochs in
-# a 16 s budget). The order changes only how long the suite takes.
-RUN_FIRST = [
-    "tests/test_run_asha.py::test_short_run_on_real_fashion_mnist",  # builds real_comparison_dir
-    "tests/test_own_objective.py::",
-    "tests/test_reliability.py::test_crashing_third_of_trials_",
-    "tests/test_reliability.py::test_300_trials_",
-    "tests/test_compare.py::test_one_experiment_per_method_and_seed",  # builds comparison_dir
-    "tests/test_analysis.py::test_summary_json_from_the_shell",  # builds smoke_results_dir
-    "tests/test_reliability.py::test_resume_completes_an_interrupted_experiment",
-    "tests/test_simulation.py::test_recording_appends_and_skips_what_is_done",
-    "tests/test_simulation.py::test_thirty_seed_simulated_comparison",  # builds simulated_comparison
-    "tests/test_reliability.py::test_resumed_sh_",
-]
-
-
-def pytest_collection_modifyitems(items):
-    def rank(item) -> int:
-        return next((i for i, prefix in enumerate(RUN_FIRST) if item.nodeid.startswith(prefix)),
-                    len(RUN_FIRST))
-
-    items.sort(key=rank)  # stable: the rest keep their order
-
-
 def run_script(args: list[str], timeout: float = 240, env: dict | None = None,
                check: bool = True) -> subprocess.CompletedProcess:
-    """Run a repository script or module with this interpreter, as a user would."""
-    completed = subprocess.run(
-        [sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-    )
+    """Run a repository script or module with this interpreter, as a user would. `timeout` only
+    guards against a hang: work is bounded by counts, and running out of time is a failure."""
+    try:
+        completed = subprocess.run(
+            [sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
+    except subprocess.TimeoutExpired as e:
+        def tail(text):
+            return (text.decode(errors="replace") if isinstance(text, bytes) else text or "")[-3000:]
+
+        raise AssertionError(f"{' '.join(args)} did not end within {timeout:g} s (hung?)\n"
+                             f"stdout:\n{tail(e.stdout)}\nstderr:\n{tail(e.stderr)}") from None
     if check and completed.returncode != 0:
         raise AssertionError(
             f"{' '.join(args)} exited {completed.returncode}\n"
@@ -113,12 +93,13 @@ def built_once(tmp_path_factory, name: str, build) -> Path:
 @pytest.fixture(scope="session")
 def real_comparison_dir(tmp_path_factory) -> Path:
     """A short comparison on real FashionMNIST over the recorded configurations (so that it can
-    be replayed): ASHA and synchronous SH, 2 workers, 16 s each, 2 epochs at most."""
+    be replayed): ASHA and synchronous SH, 2 workers, 4 epochs of training each, 2 at most per
+    trial."""
     if not DEBIAN_FASHION_MNIST.exists():
         pytest.skip("Debian package dataset-fashion-mnist not installed (make setup installs it)")
     return built_once(tmp_path_factory, "real-comparison", lambda results_dir: run_script(
         ["experiments/compare.py", "--methods", "asha,sync_sh", "--search-space", "recorded",
-         "--seeds", "1", "--workers", "2", "--max-wallclock-time", "16", "--max-resource", "2",
+         "--seeds", "1", "--workers", "2", "--max-results", "4", "--max-resource", "2",
          "--grace-period", "1", "--comparison-name", "real", "--results-dir", str(results_dir)],
         timeout=180))
 
@@ -128,13 +109,14 @@ def smoke_results_dir(tmp_path_factory) -> Path:
     """Holds `smoke_experiment` (a test may add experiments beside it)."""
     return built_once(tmp_path_factory, "smoke-results", lambda results_dir: run_launcher(
         "run_asha.py", results_dir, "--smoke", "--workers", "2",
-        "--max-wallclock-time", "10", "--max-epochs", "8", "--grace-period", "1",
+        "--max-trials", "8", "--max-epochs", "8", "--grace-period", "1",
         "--reduction-factor", "2", "--seed", "1"))
 
 
 @pytest.fixture(scope="session")
 def smoke_experiment(smoke_results_dir) -> Path:
-    """A real 2-worker ASHA run on synthetic data: rungs at epochs 1, 2, 4 (max 8)."""
+    """A real 2-worker ASHA run on synthetic data until 8 trials have ended: rungs at epochs 1,
+    2, 4 (max 8)."""
     experiments = sorted(p for p in smoke_results_dir.iterdir() if (p / "metadata.json").exists())
     return next(p for p in experiments if p.name.startswith("asha-"))
 
@@ -142,10 +124,10 @@ def smoke_experiment(smoke_results_dir) -> Path:
 @pytest.fixture(scope="session")
 def comparison_dir(tmp_path_factory) -> Path:
     """A real comparison on synthetic data: ASHA and synchronous SH, seeds 0 and 1, 2 workers,
-    4 s each, 4 epochs at most; comparison name smoke-cmp."""
+    16 epochs of training each, 4 at most per trial; comparison name smoke-cmp."""
     return built_once(tmp_path_factory, "comparison", lambda results_dir: run_script(
         ["experiments/compare.py", "--smoke", "--seeds", "2", "--workers", "2",
-         "--max-wallclock-time", "4", "--max-epochs", "4", "--grace-period", "1",
+         "--max-results", "16", "--max-epochs", "4", "--grace-period", "1",
          "--comparison-name", "smoke-cmp", "--results-dir", str(results_dir)], timeout=300))
 
 

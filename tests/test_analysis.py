@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pandas as pd
 import pytest
 
 from analysis.experiments import ExperimentNotFound, resolve_experiment
@@ -25,13 +26,14 @@ def test_summary_json_from_the_shell(smoke_experiment, smoke_results_dir):
     assert SUMMARY_KEYS <= set(summary)
     assert summary["name"] == smoke_experiment.name
     assert summary["n_workers"] == 2
-    assert summary["trials"] >= 5 and summary["trials_stopped_early"] >= 1
+    # the run ended once 8 trials had ended, each after reporting at least once
+    assert summary["trials"] >= 8 and summary["trials_stopped_early"] >= 1
     assert summary["epochs_total"] >= summary["trials"]
-    assert 0 <= summary["best_validation_error"] <= 1
+    assert summary["best_validation_error"] == pd.read_csv(smoke_experiment / "results.csv.zip")["validation_error"].min()
     assert set(summary["best_config"]) == {"learning_rate", "batch_size"}
-    # two workers kept busy for the whole budget, start-up included
+    # two workers kept busy for the whole run, start-up included
     assert 0.8 <= summary["worker_utilization"] <= 1.0
-    assert summary["wallclock_s"] >= 10
+    assert summary["wallclock_s"] > 0
 
 
 def test_experiment_is_found_by_name_prefix_path_and_latest(smoke_experiment, smoke_results_dir):

@@ -20,7 +20,8 @@ def test_one_experiment_per_method_and_seed(comparison_dir):
     for path in experiments_of(comparison_dir):
         metadata = read_metadata(path)
         assert metadata["comparison"] == "smoke-cmp"
-        assert metadata["max_wallclock_time"] == 4 and metadata["n_workers"] == 2
+        assert metadata["max_results"] == 16 and metadata["max_wallclock_time"] is None
+        assert metadata["n_workers"] == 2
 
 
 def test_sync_sh_promotes_only_complete_rungs_and_trains_no_epoch_twice(comparison_dir):

@@ -41,13 +41,19 @@ def test_cifar_cnn_shapes_follow_l1_l2():
 
 
 @pytest.mark.parametrize("name", ["fashion_mnist_lenet", "cifar10_cnn"])
-def test_reports_every_epoch_with_errors_in_unit_interval(name):
+def test_reports_every_epoch_with_sample_weighted_errors(name):
+    import importlib
+
+    from tests.test_run_asha import assert_counts_of_wrong_images
+
     objective = load_objective(name)
     reports = collect(objective, objective.default_config, max_epochs=3)
     assert [r["epoch"] for r in reports] == [1, 2, 3]
-    for r in reports:
-        assert 0.0 <= r["validation_error"] <= 1.0
-        assert r["validation_loss"] > 0
+    # whole numbers of wrong images out of the held-out part of the training split
+    n_validation = len(importlib.import_module(f"objectives.{name}").CLASSIFIER.load_splits(SMOKE).val_y)
+    assert n_validation == round(2048 * {"fashion_mnist_lenet": 1 / 6, "cifar10_cnn": 0.2}[name])
+    assert_counts_of_wrong_images([r["validation_error"] for r in reports], n_validation)
+    assert all(r["validation_loss"] > 0 for r in reports)
 
 
 def test_resumed_trial_continues_at_next_epoch(tmp_path):

@@ -32,8 +32,8 @@ from tests import netns_cluster  # noqa: E402
 # second, so the run fits the test's budget.
 N_TRAIN, N_TEST = 3000, 1000
 # The first epoch is reported ~7 s into the run (Ray starts a worker process on each node,
-# which imports torch), later ones every ~0.3 s: 12 s give both machines several trials.
-BUDGET_S = 12
+# which imports torch), later ones every ~0.3 s: 16 results give both machines several trials.
+MAX_RESULTS = 16
 NOTHING_LEFT = {"netns": [], "veth": [], "pids": [], "zombies": [], "mount_ns_pids": [],
                 "host_mounts": [], "dirs": []}
 
@@ -87,7 +87,7 @@ def test_asha_on_two_machines_ships_the_data_to_the_one_lacking_it(two_machines_
             cluster.python, "experiments/run_asha.py", "--backend", "ray",
             "--ray-address", cluster.address, "--checkpoint-dir", str(shared),
             "--data-dir", str(source), "--max-resource", "2", "--grace-period", "1",
-            "--max-wallclock-time", str(BUDGET_S), "--seed", "0", "--results-dir", str(results),
+            "--max-results", str(MAX_RESULTS), "--seed", "0", "--results-dir", str(results),
         ], timeout=80, cwd=REPO)
         cluster.timings["launcher_s"] = time.monotonic() - launched
         assert run.returncode == 0, f"stdout:\n{run.stdout[-3000:]}\nstderr:\n{run.stderr[-3000:]}"
@@ -113,7 +113,7 @@ def test_asha_on_two_machines_ships_the_data_to_the_one_lacking_it(two_machines_
     assert set(trial_nodes.values()) == set(node_ids), "trials did not run on both machines"
     # every trial that trained an epoch left its checkpoint in the shared folder, on both
     # machines (a trial started just before the end may have none)
-    assert (experiment / "results.csv.zip").exists(), f"no trial reported within {BUDGET_S} s"
+    assert (experiment / "results.csv.zip").exists(), "no trial reported"
     trained = {str(t) for t in pd.read_csv(experiment / "results.csv.zip")["trial_id"]}
     assert {trial_nodes[t] for t in trained} == set(node_ids)
     for trial_id in trained:

@@ -66,12 +66,16 @@ def run_toy(tmp_path, scheduler_name, backend, space, stop, max_failures=1000, m
     return tuner.tuner_path
 
 
+def ended_trials(path) -> list[int]:
+    """Trials whose (last) run ended by itself, by the scheduler, or by failing."""
+    return [s.trial_id for s in timeline_of(read_metadata(path)) if s.status in ("Completed", "Stopped", "Failed")]
+
+
 @pytest.mark.parametrize("backend", ["warm", "python"])
-def test_crashing_third_of_trials_is_recorded_and_the_budget_is_used(tmp_path, backend):
-    started = time.monotonic()
-    path = run_toy(tmp_path, "asha", backend, toy_space(max_epochs=4, crash=(0, 0, 2), epoch_s=0.2),
-                   StoppingCriterion(max_wallclock_time=8), max_t=4)
-    assert time.monotonic() - started >= 8  # not ended by the failures
+def test_crashing_third_of_trials_is_recorded_and_the_run_goes_on_to_its_limit(tmp_path, backend):
+    path = run_toy(tmp_path, "asha", backend, toy_space(max_epochs=4, crash=(0, 0, 2), epoch_s=0.05),
+                   StoppingCriterion(max_num_trials_finished=11), max_t=4)
+    assert len(ended_trials(path)) >= 12  # not ended by the failures
     summary = summarize_experiment(path)
     assert summary["trials_failed"] >= 2
     assert all("injected crash at epoch 2" in error for error in summary["failures"].values())
@@ -123,7 +127,7 @@ def test_300_trials_lose_and_duplicate_nothing(tmp_path, scheduler):
 @pytest.mark.parametrize("scheduler", ["sync_sh", "sync_sh_waiting"])
 def test_sync_sh_completes_a_rung_holding_a_crashed_trial(tmp_path, scheduler):
     path = run_toy(tmp_path, scheduler, "warm", toy_space(crash=(0, 1), epoch_s=0.02),
-                   StoppingCriterion(max_wallclock_time=4))
+                   StoppingCriterion(max_num_evaluations=29))
     results = pd.read_csv(path / "results.csv.zip")
     assert results["epoch"].max() >= 2  # promotions happened although rung members crashed
     crashed = set(results["trial_id"]) ^ set(range(results["trial_id"].max() + 1))
@@ -134,13 +138,13 @@ def launcher_tree(pid: int) -> list[int]:
     return [p.pid for p in psutil.Process(pid).children(recursive=True)]
 
 
-def start_and_interrupt(tmp_path, script, budget, sig, after_trial=1):
+def start_and_interrupt(tmp_path, script, max_results, sig, after_trial=1):
     """Start a launcher, wait until trial `after_trial` has reported, send `sig`.
 
     Returns (process, its output, the pids of its descendants before the signal)."""
     process = subprocess.Popen(
         [sys.executable, f"experiments/{script}", "--smoke", "--workers", "2",
-         "--max-wallclock-time", str(budget), "--grace-period", "1", "--results-dir", str(tmp_path)],
+         "--max-results", str(max_results), "--grace-period", "1", "--results-dir", str(tmp_path)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     deadline = time.monotonic() + 60
@@ -159,7 +163,8 @@ def start_and_interrupt(tmp_path, script, budget, sig, after_trial=1):
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupt_stops_every_trial_and_keeps_results(tmp_path, sig, code):
-    process, (out, err), descendants = start_and_interrupt(tmp_path, "run_asha.py", 120, sig)
+    # a limit far beyond what the run reaches before the signal
+    process, (out, err), descendants = start_and_interrupt(tmp_path, "run_asha.py", 10_000, sig)
     assert descendants, "no trial processes found"
     assert process.returncode == code, err[-2000:]
     time.sleep(0.5)
@@ -181,8 +186,8 @@ LAUNCHER_METHODS = {"run_asha.py": methods_of("asha") + methods_of("random"),
 
 @pytest.mark.parametrize("script", ["run_asha.py", "run_sync_sh.py"])
 def test_resume_completes_an_interrupted_experiment(tmp_path, capsys, script):
-    budget = 12
-    process, (_, err), _ = start_and_interrupt(tmp_path, script, budget, signal.SIGINT, after_trial=3)
+    limit = 60  # results: twice what the run reaches before the interruption on an idle machine
+    process, (_, err), _ = start_and_interrupt(tmp_path, script, limit, signal.SIGINT, after_trial=3)
     assert process.returncode == 130, err[-3000:]
     experiment = next(p for p in tmp_path.iterdir() if p.is_dir())
     before = pd.read_csv(experiment / "results.csv.zip")
@@ -196,9 +201,10 @@ def test_resume_completes_an_interrupted_experiment(tmp_path, capsys, script):
     assert twice.empty, f"epochs trained twice:\n{twice.to_string()}"
     for _, trial in after.groupby("trial_id"):
         assert trial["epoch"].tolist() == list(range(1, len(trial) + 1))
-    # tuner time continues where the interrupted run stopped, up to the original budget
+    # tuner time continues where the interrupted run stopped; the run goes on to its limit
     assert after["st_tuner_time"].iloc[len(before):].min() >= before["st_tuner_time"].max()
-    assert after["st_tuner_time"].max() > budget - 6
+    print(f"{len(before)} results before the interruption, {len(after)} after resuming")
+    assert len(before) < limit <= len(after)
     metadata = read_metadata(experiment)
     assert metadata["resumed"] == 1 and metadata["interrupted"] is False
     assert metadata["test_error"] is not None
@@ -220,7 +226,7 @@ def test_resumed_sh_takes_the_result_a_trial_reported_just_before_the_interrupti
     marker = tmp_path / "interrupted-by"
     process = subprocess.Popen(
         [sys.executable, "experiments/run_sync_sh.py", "--objective", "tests.toy_objectives:interrupting",
-         "--workers", "2", "--grace-period", "1", "--max-wallclock-time", "5", "--results-dir",
+         "--workers", "2", "--grace-period", "1", "--max-results", "30", "--results-dir",
          str(tmp_path / "results")],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "TOY_INTERRUPT_MARKER": str(marker)})
@@ -257,7 +263,7 @@ def test_resumed_sh_records_a_trial_with_nothing_left_to_train_as_failed_and_goe
     flags = ["--results-dir", str(tmp_path / "results")]
     interrupted = run_script(["experiments/run_sync_sh.py", "--objective",
                               "tests.toy_objectives:interrupting_before_report", "--workers", "2",
-                              "--grace-period", "1", "--max-wallclock-time", "5", *flags],
+                              "--grace-period", "1", "--max-results", "30", *flags],
                              env=env, check=False, timeout=60)
     assert interrupted.returncode == 130, interrupted.stderr[-3000:]
     trial_id = int(marker.read_text())
@@ -335,27 +341,25 @@ def test_analysis_never_unpickles_the_tuner(smoke_experiment, tmp_path):
 
 
 def test_too_many_failed_trials_abort_the_run(tmp_path):
-    started = time.monotonic()
     completed = run_script(["experiments/run_asha.py", "--objective", "tests.toy_objectives:crashing",
-                            "--workers", "2", "--max-failures", "2", "--max-wallclock-time", "60",
+                            "--workers", "2", "--max-failures", "2", "--max-trials", "1000",
                             "--results-dir", str(tmp_path)], check=False)
     assert completed.returncode == 1, completed.stderr[-2000:]
-    assert time.monotonic() - started < 40  # aborted long before its budget
     assert "more than --max-failures 2" in completed.stderr
     experiment = next(p for p in tmp_path.iterdir() if p.is_dir())
     assert read_metadata(experiment)["aborted"] == "too many failed trials"
     summary = summarize_experiment(experiment)
-    assert summary["trials_failed"] >= 3 and summary["partial"]  # the third ends it; one more may fail meanwhile
+    # the third ends it, long before its 1000 trials; one more may fail meanwhile
+    assert 3 <= summary["trials_failed"] <= 4 and summary["partial"]
     assert all("toy failure at step 2" in error for error in summary["failures"].values())
 
 
 def test_a_trial_killed_by_sigkill_is_recorded_with_the_signal_and_the_run_goes_on(tmp_path):
     experiment = run_launcher("run_asha.py", tmp_path, "--objective", "tests.toy_objectives:killed",
-                              "--workers", "2", "--max-failures", "1000", "--max-wallclock-time", "5")
+                              "--workers", "2", "--max-failures", "1000", "--max-trials", "6")
     summary = summarize_experiment(experiment)
-    assert summary["trials_failed"] >= 4 and not summary["partial"]  # the budget was used up
+    assert summary["trials_failed"] >= 6 and not summary["partial"]  # on to the run's limit
     assert all("killed by SIGKILL" in error for error in summary["failures"].values()), summary["failures"]
-    assert summary["wallclock_s"] >= 5
 
 
 def test_asynchronous_hyperband_runs_brackets_that_skip_the_first_rung(tmp_path):

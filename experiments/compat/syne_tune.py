@@ -17,7 +17,8 @@ Why the public API does not do, for each:
   that never calls `report`; a trial resumed with nothing left to train, its checkpoint saved
   just before an interruption took its report) counts as completed there, and Syne Tune's
   tuner then raises and ends the whole run: `ProcessHooks._all_trial_results` records such a
-  trial as failed, with the reason in its stderr, so that the run goes on.
+  trial as failed, with the reason in its stderr, so that the run goes on. It also skips a
+  trial whose start a Ctrl-C cut short (in `trial_ids`, not yet in `_trial_dict`).
 - `SimulatorCallback._tuner`, `._time_keeper`, `._tuner_sleep_time`, and
   `SimulatorBackend._simulator_state`: the simulated tuner polls its trials every 0.2
   simulated seconds, as the real one does, and most polls find nothing; `FastForward` jumps
@@ -160,7 +161,10 @@ class ProcessHooks:
 
     def _all_trial_results(self, trial_ids: list[int]):
         self.before_reading_results()
-        results = super()._all_trial_results(trial_ids)
+        # A Ctrl-C while a trial starts leaves its id in `trial_ids` but not yet in `_trial_dict`
+        # (TrialBackend.start_trial registers it there last); the tuner's clean-up then reads
+        # every id, which raised KeyError instead of exiting 130. Such a trial has no results.
+        results = super()._all_trial_results([t for t in trial_ids if t in self._trial_dict])
         for result in results:  # each with every report in its stdout so far
             if result.status == Status.completed and not result.metrics:
                 stderr = self.trial_path(result.trial_id) / "std.err"

@@ -162,6 +162,7 @@ class SynchronousSuccessiveHalving(TrialScheduler):
         self.pending: dict[int, tuple[Bracket, int]] = {}  # trial_id -> its slot
         self.awaiting_id: tuple[Bracket, int] | None = None  # slot of a trial being started
         self.failed: set[int] = set()
+        self.not_promoted: set[int] = set()  # paused at a complete rung and left there: ended
         self.rung_history: list[dict] = []  # one entry per completed rung
         self._new_bracket()
 
@@ -212,6 +213,8 @@ class SynchronousSuccessiveHalving(TrialScheduler):
                 "values": [None if math.isnan(s.value) else s.value for s in bracket.slots],
                 "ranked": [s.trial_id for s in ranked], "promoted": list(promoted),
             })
+            if not is_top:
+                self.not_promoted.update(s.trial_id for s in ranked if s.trial_id not in promoted)
             bracket.rung += 1
             bracket.slots = [Slot(t, state=DONE) if t in self.failed else Slot(t) for t in promoted]
         if not self.busy and bracket.complete and bracket is self.brackets[-1]:

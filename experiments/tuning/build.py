@@ -3,6 +3,7 @@ tuner with the suite's callbacks."""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from experiments.schedulers import METHODS, SchedulerArgs
 from experiments.schedulers.sync_sh import rung_levels
 from experiments.tuning.callbacks import (
     BracketRecord,
+    PausedForGood,
     ProgressPrinter,
     SimulatedResults,
     StoreResults,
@@ -116,9 +118,9 @@ def make_tuner(backend, scheduler, scheduler_name: str, *, n_workers: int, stop_
     """The one way the suite builds a tuner, whatever the objective: fast polling, results,
     worker timeline and progress lines (simulated: Syne Tune's simulator clock, and quiet)."""
     if simulated:
-        callbacks = [SimulatedResults(hyperparameters), WorkerTimeline(), BracketRecord()]
+        callbacks = [SimulatedResults(hyperparameters), WorkerTimeline(), BracketRecord(), PausedForGood()]
     else:
-        callbacks = [StoreResults(hyperparameters), WorkerTimeline(), BracketRecord(),
+        callbacks = [StoreResults(hyperparameters), WorkerTimeline(), BracketRecord(), PausedForGood(),
                      ProgressPrinter(metric, mode, resource_attr, max_t, scheduler_name)]
     # Tuner and backend take their folder from $SYNETUNE_FOLDER
     os.environ["SYNETUNE_FOLDER"] = str(results_dir)
@@ -148,14 +150,20 @@ def rung_levels_of(plan: RunPlan) -> list[int] | None:
 
 
 def stopping_criterion(plan: RunPlan) -> StoppingCriterion:
-    """The budget, and where a run only has to reach a value (time-to-target studies), that
-    value: Syne Tune stops once the best result is strictly beyond it."""
-    if plan.stop_at is None:
-        return StoppingCriterion(max_wallclock_time=plan.budget_s)
-    metric = plan.objective.metric
-    beyond = {metric: plan.stop_at}
-    return StoppingCriterion(max_wallclock_time=plan.budget_s,
-                             **({"min_metric_value": beyond} if plan.objective.mode == "min" else {"max_metric_value": beyond}))
+    """The run's limits, whichever is reached first: wall-clock seconds, results reported,
+    trials ended, and where a run only has to reach a value (time-to-target studies), that
+    value. Syne Tune's criteria are strict (stop once a count is *above* its limit), hence the
+    -1: a limit of N ends the run at the N-th result or ended trial."""
+    limits: dict = {
+        # no wall-clock limit is an infinite one: Syne Tune's simulator expects one to replace
+        "max_wallclock_time": math.inf if plan.budget_s is None else plan.budget_s,
+        "max_num_evaluations": None if plan.max_results is None else plan.max_results - 1,
+        "max_num_trials_finished": None if plan.max_trials is None else plan.max_trials - 1,
+    }
+    if plan.stop_at is not None:
+        beyond = {plan.objective.metric: plan.stop_at}
+        limits["min_metric_value" if plan.objective.mode == "min" else "max_metric_value"] = beyond
+    return StoppingCriterion(**limits)
 
 
 def build_tuner(plan: RunPlan):
@@ -178,7 +186,7 @@ def build_tuner(plan: RunPlan):
         mode=plan.objective.mode,
         resource_attr=plan.objective.resource_attr,
         hyperparameters=set(hyperparameter_names(plan)),
-        print_update_interval=max(30.0, plan.budget_s / 10),
+        print_update_interval=max(30.0, (plan.budget_s or 0) / 10),
         simulated=plan.simulated,
         timestamp_name=plan.timestamp_name,
     )

@@ -27,6 +27,14 @@ from experiments.compat.syne_tune import FastForward
 ENDED = {Status.completed, Status.failed, Status.stopped, Status.paused}
 
 
+def count_kept_results(tuner, kept: int) -> None:
+    """Make the tuning status count the results kept in the results file. Syne Tune counts
+    every report it fetched, also those after a stop or pause decision in the same poll, which
+    it then drops: a limit on results (--max-results, `max_num_evaluations`) would end a run
+    short of its results. Called at the end of each tuner loop, just before the stop check."""
+    tuner.tuning_status.overall_metric_statistics.count = kept
+
+
 def with_hyperparameters_only(trial, hyperparameters: set[str] | None):
     """The trial as the results file should show it: its searched hyperparameters only (the
     resource bound a scheduler sets for each run is not a hyperparameter)."""
@@ -58,6 +66,9 @@ class StoreResults(StoreResultsCallback):
         result = {**result, ST_TUNER_TIME: time.perf_counter() - self.tuner.tuning_status.start_time}
         super().on_trial_result(with_hyperparameters_only(trial, self.hyperparameters), status,
                                 result, decision)
+
+    def on_loop_end(self):
+        count_kept_results(self.tuner, len(self.results))
 
     def store_results(self):
         if self.csv_file is not None and self.results:
@@ -95,10 +106,19 @@ class SimulatedResults(FastForward):
     def __init__(self, hyperparameters: set[str] | None = None):
         super().__init__()
         self.hyperparameters = hyperparameters
+        self.tuner = None
+
+    def on_tuning_start(self, tuner):
+        super().on_tuning_start(tuner)
+        self.tuner = tuner
 
     def on_trial_result(self, trial, status, result, decision):
         super().on_trial_result(with_hyperparameters_only(trial, self.hyperparameters), status,
                                 result, decision)
+
+    def on_loop_end(self):
+        super().on_loop_end()
+        count_kept_results(self.tuner, len(self.results))
 
 
 class WorkerTimeline(TunerCallback):
@@ -170,6 +190,25 @@ class WorkerTimeline(TunerCallback):
             self._end(trial_id, "Killed")
         if self.tuner is not None:
             write_timeline(self.tuner.tuner_path, self.segments)
+
+
+class PausedForGood(TunerCallback):
+    """Synchronous SH pauses every trial at its rung and, once the rung is complete, leaves the
+    ones it does not promote paused for good. Syne Tune's tuning status would count them as
+    paused forever; here they count as stopped, as ASHA's losers do, so that a limit on the
+    trials ended (--max-trials) counts them."""
+
+    def __init__(self):
+        self.tuner = None
+
+    def on_tuning_start(self, tuner):
+        self.tuner = tuner
+
+    def on_loop_end(self):
+        statuses = self.tuner.tuning_status.last_trial_status_seen
+        for trial_id in getattr(self.tuner.scheduler, "not_promoted", ()):
+            if statuses.get(trial_id) == Status.paused:
+                statuses[trial_id] = Status.stopped
 
 
 class BracketRecord(TunerCallback):

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from analysis.experiment_folder import describe_limits
 from analysis.summarize import format_summary, summarize_experiment
 from experiments.tuning.plan import RunPlan
 from experiments.tuning.run import RunEnded, deliver_sigterm_as_interrupt
@@ -24,10 +25,9 @@ def describe(plan: RunPlan) -> str:
                  f"CPUs, {plan.cluster.gpus} GPUs)")
     elif plan.n_gpus:
         where = f", {plan.n_gpus} GPU(s), {plan.trials_per_gpu} trial(s) per GPU"
-    budget = "simulated s" if plan.simulated else "s"
+    limits = describe_limits(plan.budget_s, plan.max_results, plan.max_trials, plan.simulated)
     return (f"Tuning {plan.objective.name} with {plan.method}: {plan.n_workers} worker(s), "
-            f"{plan.threads_per_trial} thread(s) per trial, {plan.budget_s:g} {budget} budget, "
-            f"{data}{where}")
+            f"{plan.threads_per_trial} thread(s) per trial, until {limits}, {data}{where}")
 
 
 def print_summary(experiment_dir: Path) -> None:

@@ -27,6 +27,22 @@ def add_results_flags(parser: argparse.ArgumentParser) -> None:
                         help="where experiments are written (default $SYNETUNE_FOLDER or ~/syne-tune)")
 
 
+def add_limit_flags(parser: argparse.ArgumentParser) -> None:
+    """When a run ends: whichever limit comes first. Counts of work done do not depend on how
+    busy the machine is; trials still running at the end are ended with the run."""
+    parser.add_argument("--max-wallclock-time", type=float, default=None, metavar="SECONDS",
+                        help=f"tuning budget of each run in seconds; simulated seconds with "
+                             f"--backend simulated (default {DEFAULT_BUDGET_S:g}, "
+                             f"{SMOKE_BUDGET_S:g} with --smoke; none when --max-results or "
+                             f"--max-trials is given)")
+    parser.add_argument("--max-results", type=int, default=None, metavar="N",
+                        help="end each run once N results have been reported (one per trial and "
+                             "unit of resource: N epochs of training in all), however long that takes")
+    parser.add_argument("--max-trials", type=int, default=None, metavar="N",
+                        help="end each run once N trials have ended (trained to the maximum "
+                             "resource, stopped by the scheduler, or failed)")
+
+
 def add_run_flags(parser: argparse.ArgumentParser, *, backends=BACKENDS, resume: bool = True,
                   experiment_name: bool = True, max_failures: bool = True) -> None:
     """The flags of one tuning run (a comparison's runs share them). Ray Tune's own tuner
@@ -35,10 +51,7 @@ def add_run_flags(parser: argparse.ArgumentParser, *, backends=BACKENDS, resume:
                         help=f"what to tune: {', '.join(BUILTIN_OBJECTIVES)}, or your own as "
                              f"package.module:attribute or file.py:attribute (default %(default)s)")
     parser.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
-    parser.add_argument("--max-wallclock-time", type=float, default=None, metavar="SECONDS",
-                        help=f"tuning budget of each run in seconds; simulated seconds with "
-                             f"--backend simulated (default {DEFAULT_BUDGET_S:g}; "
-                             f"{SMOKE_BUDGET_S:g} with --smoke)")
+    add_limit_flags(parser)
     parser.add_argument("--max-resource", "--max-epochs", dest="max_resource", type=int,
                         default=None, metavar="N",
                         help="resource (epochs) of a fully trained trial, the schedulers' max_t "
@@ -101,7 +114,8 @@ def add_run_flags(parser: argparse.ArgumentParser, *, backends=BACKENDS, resume:
 def request_from(args: argparse.Namespace, method: str) -> RunRequest:
     return RunRequest(
         objective=args.objective, method=method, workers=args.workers,
-        budget_s=args.max_wallclock_time, max_resource=args.max_resource,
+        budget_s=args.max_wallclock_time, max_results=args.max_results, max_trials=args.max_trials,
+        max_resource=args.max_resource,
         grace_period=args.grace_period, reduction_factor=args.reduction_factor,
         brackets=args.brackets, seed=args.seed, backend=getattr(args, "backend", "ray"),
         data_dir=args.data_dir, smoke=args.smoke, search_space=args.search_space,

@@ -42,7 +42,9 @@ class RunRequest:
     objective: str = "fashion_mnist_lenet"
     method: str = "asha"
     workers: int | None = None
-    budget_s: float | None = None
+    budget_s: float | None = None  # None: the default, unless a count below limits the run
+    max_results: int | None = None  # end the run once this many results are reported
+    max_trials: int | None = None  # end the run once this many trials have ended
     max_resource: int | None = None
     # the study's sweep (LeNet, 2 workers) favours grace period 1 and reduction factor 4 (see
     # the README's Results); the defaults stay until other benchmarks and worker counts agree
@@ -92,7 +94,7 @@ class RunPlan:
     threads_per_trial: int
     n_gpus: int
     trials_per_gpu: int
-    budget_s: float
+    budget_s: float | None  # None: no wall-clock limit (a count limits the run)
     max_resource: int
     grace_period: int
     reduction_factor: int
@@ -109,6 +111,8 @@ class RunPlan:
     timestamp_name: bool
     request: RunRequest  # what was asked, recorded as provenance (metadata "flags")
     stop_at: float | None = None  # end the run once the metric reaches this value
+    max_results: int | None = None  # end the run once this many results are reported
+    max_trials: int | None = None  # end the run once this many trials have ended
     simulation: Simulation | None = None
     cluster: "ClusterInfo | None" = None
     trial_resources: "TrialResources | None" = None  # Ray: what each trial asks for
@@ -140,7 +144,8 @@ def check_request(request: RunRequest) -> None:
         raise UsageError(f"unknown backend {request.backend!r}: choose one of {', '.join(BACKENDS)}")
     positive = [("--workers", request.workers), ("--max-resource", request.max_resource),
                 ("--brackets", request.brackets), ("--cpus-per-trial", request.cpus_per_trial),
-                ("--trials-per-gpu", request.trials_per_gpu)]
+                ("--trials-per-gpu", request.trials_per_gpu), ("--max-results", request.max_results),
+                ("--max-trials", request.max_trials)]
     for flag, value in positive:
         if value is not None and value < 1:
             raise UsageError(f"{flag} {value}: must be at least 1")
@@ -194,7 +199,7 @@ def make_plan(request: RunRequest) -> RunPlan:
         experiment_name=request.experiment_name or default_experiment_name(request, objective),
         max_failures=request.max_failures, tags=dict(request.tags),
         timestamp_name=request.timestamp_name, request=request,
-        budget_s=request.budget_s or (SMOKE_BUDGET_S if request.smoke else DEFAULT_BUDGET_S),
+        budget_s=budget_of(request), max_results=request.max_results, max_trials=request.max_trials,
         search_space=request.search_space, stop_at=request.stop_at, default_first=request.default_first,
     )
     if request.backend == "simulated":
@@ -221,6 +226,15 @@ def make_plan(request: RunRequest) -> RunPlan:
                    trials_per_gpu=request.trials_per_gpu,
                    threads_per_trial=resources.threads_per_trial(n_workers, cpus, n_gpus,
                                                                  request.cpus_per_trial))
+
+
+def budget_of(request: RunRequest) -> float | None:
+    """The wall-clock budget: as asked; none where only a count was asked for; else the default."""
+    if request.budget_s is not None:
+        return request.budget_s
+    if request.max_results is not None or request.max_trials is not None:
+        return None
+    return SMOKE_BUDGET_S if request.smoke else DEFAULT_BUDGET_S
 
 
 def default_experiment_name(request: RunRequest, objective: Objective) -> str:

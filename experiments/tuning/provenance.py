@@ -60,6 +60,8 @@ def metadata_of(plan: RunPlan, rung_levels: list[int] | None, hyperparameters: l
         "trials_per_gpu": plan.trials_per_gpu,
         "threads_per_trial": plan.threads_per_trial,
         folder.BUDGET_S: plan.budget_s,
+        folder.MAX_RESULTS: plan.max_results,
+        folder.MAX_TRIALS: plan.max_trials,
         "search_space": plan.search_space,
         folder.SMOKE: plan.smoke,
         folder.SIMULATED: plan.simulated,

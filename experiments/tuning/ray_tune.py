@@ -135,6 +135,26 @@ def experiment_recorder(plan: RunPlan):
     return ExperimentRecorder()
 
 
+def count_limits(plan: RunPlan, recorder):
+    """A Ray Tune stopper that ends the run at the plan's count limits (results reported,
+    trials ended), as Syne Tune's StoppingCriterion does for the other launchers; None when
+    the plan has none."""
+    if plan.max_results is None and plan.max_trials is None:
+        return None
+    from ray.tune.stopper import Stopper
+
+    class CountLimits(Stopper):
+        def __call__(self, trial_id, result) -> bool:
+            return False  # no single trial is stopped for the run's limits
+
+        def stop_all(self) -> bool:
+            ended = len(recorder.segments) - len(recorder.open)
+            return ((plan.max_results is not None and len(recorder.rows) >= plan.max_results)
+                    or (plan.max_trials is not None and ended >= plan.max_trials))
+
+    return CountLimits()
+
+
 def write_records(experiment_dir: Path, recorder) -> None:
     """results.csv.zip and the timeline, as the Syne Tune launchers write them."""
     import pandas as pd
@@ -207,11 +227,11 @@ def run_ray_tune(plan: RunPlan) -> Path:
             # num_samples=-1 queues hundreds of pending trials at the start
             search_alg=BasicVariantGenerator(points_to_evaluate=first, random_state=plan.seed,
                                              max_concurrent=plan.n_workers),
-            num_samples=-1,  # sample until the budget ends
+            num_samples=-1,  # sample until a limit ends the run
             time_budget_s=plan.budget_s,
         ),
         run_config=tune.RunConfig(name=TUNER_NAME, storage_path=str(experiment_dir),
-                                  callbacks=[recorder], verbose=0),
+                                  callbacks=[recorder], stop=count_limits(plan, recorder), verbose=0),
     )
     try:
         tuner.fit()

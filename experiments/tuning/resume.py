@@ -1,4 +1,5 @@
-"""Continue an interrupted experiment to its original wall-clock budget, in the same folder.
+"""Continue an interrupted experiment to its original limits (wall-clock budget, results,
+trials ended), in the same folder.
 
 The tuner pickled in the experiment (`tuner.dill`, written by Syne Tune every few seconds and
 at the interruption) is loaded with its scheduler, searcher and results, so the continued run
@@ -20,12 +21,12 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from syne_tune import StoppingCriterion
-
 from analysis import experiment_folder as folder
 from analysis.experiments import resolve_experiment
 from experiments.compat.syne_tune import count_results_seen, make_resumable, trial_of
 from experiments.schedulers.sync_sh import SynchronousSuccessiveHalving
+from experiments.tuning.build import stopping_criterion
+from experiments.tuning.callbacks import count_kept_results
 from experiments.tuning.plan import RunPlan, RunRequest
 from objectives import load_objective
 from objectives.usage import UsageError
@@ -69,9 +70,17 @@ def reopen_interrupted_rungs(tuner, results: pd.DataFrame) -> list[int]:
     return scheduler.requeue_running()
 
 
+def check_limits_left(experiment_dir: Path, metadata: dict, results: pd.DataFrame, elapsed: float) -> None:
+    budget, max_results = metadata.get(folder.BUDGET_S), metadata.get(folder.MAX_RESULTS)
+    if budget is not None and elapsed >= float(budget):
+        raise CannotResume(f"{experiment_dir.name} used its whole budget ({float(budget):g} s)")
+    if max_results is not None and len(results) >= int(max_results):
+        raise CannotResume(f"{experiment_dir.name} has its {max_results} results (--max-results)")
+
+
 def load_interrupted(experiment_dir: Path):
-    """(tuner, metadata, elapsed seconds, reopened trials) of an interrupted experiment, its
-    tuner ready to run the rest of the budget."""
+    """(plan, tuner, metadata, elapsed seconds, reopened trials) of an interrupted experiment,
+    its tuner ready to run to the experiment's own limits."""
     from syne_tune import Tuner
 
     metadata = folder.read_metadata(experiment_dir)
@@ -85,23 +94,24 @@ def load_interrupted(experiment_dir: Path):
                            f"it can be analysed but not resumed")
     results = stored_results(experiment_dir)  # what the interrupted run stored, read once
     elapsed = elapsed_seconds(results, metadata)
-    budget = float(metadata[folder.BUDGET_S])
-    if elapsed >= budget:
-        raise CannotResume(f"{experiment_dir.name} used its whole budget ({budget:g} s)")
+    check_limits_left(experiment_dir, metadata, results, elapsed)
+    plan = plan_of(experiment_dir, metadata)
     os.environ["SYNETUNE_FOLDER"] = str(experiment_dir.parent)  # Tuner.load finds its folder so
     tuner = Tuner.load(str(experiment_dir))
     # The tuner's clock continues from where the interrupted run stopped.
     tuner.tuning_status.start_time = time.perf_counter() - elapsed
-    tuner.stop_criterion = StoppingCriterion(max_wallclock_time=budget)
-    # Reports fetched at the interruption are in the results, maybe not in the saved tuner.
+    tuner.stop_criterion = stopping_criterion(plan)
+    # Reports fetched at the interruption are in the results, maybe not in the saved tuner:
+    # neither its backend nor its count of results (--max-results) has seen them.
     for trial_id, count in (results.groupby("trial_id").size().items() if not results.empty else []):
         count_results_seen(tuner.trial_backend, int(trial_id), int(count))
+    count_kept_results(tuner, len(results))
     reopened = reopen_interrupted_rungs(tuner, results)
     # The tuner rewrites metadata.json from its own copy when it starts: bring that copy up to
     # date with what was added after it was pickled.
     tuner.metadata.update(metadata, **{folder.INTERRUPTED: False,
                                        folder.RESUMED: int(metadata.get(folder.RESUMED, 0)) + 1})
-    return tuner, metadata, elapsed, reopened
+    return plan, tuner, metadata, elapsed, reopened
 
 
 def plan_of(experiment_dir: Path, metadata: dict) -> RunPlan:
@@ -116,7 +126,9 @@ def plan_of(experiment_dir: Path, metadata: dict) -> RunPlan:
         backend=metadata[folder.TRIAL_BACKEND], n_workers=int(metadata[folder.N_WORKERS]),
         threads_per_trial=int(metadata["threads_per_trial"]), n_gpus=int(metadata["n_gpus"]),
         trials_per_gpu=int(metadata.get("trials_per_gpu", 1)),
-        budget_s=float(metadata[folder.BUDGET_S]), max_resource=int(metadata[folder.MAX_RESOURCE]),
+        budget_s=None if metadata.get(folder.BUDGET_S) is None else float(metadata[folder.BUDGET_S]),
+        max_results=metadata.get(folder.MAX_RESULTS), max_trials=metadata.get(folder.MAX_TRIALS),
+        max_resource=int(metadata[folder.MAX_RESOURCE]),
         grace_period=int(settings["grace_period"]), reduction_factor=int(settings["reduction_factor"]),
         brackets=int(settings["brackets"]), seed=int(metadata[folder.SEED]), data=metadata["data"],
         smoke=bool(metadata[folder.SMOKE]), search_space=metadata["search_space"],
@@ -132,12 +144,12 @@ def plan_resume(spec: str, results_dir: Path | None, methods: list[str]):
 
     experiment_dir = resolve_experiment(spec, (results_dir or default_results_dir()).expanduser())
     try:
-        tuner, metadata, elapsed, reopened = load_interrupted(experiment_dir)
+        plan, tuner, metadata, elapsed, reopened = load_interrupted(experiment_dir)
     except CannotResume as e:
         raise CannotResume(f"--resume {spec}: {e}") from None
     if metadata.get(folder.SCHEDULER) not in methods:
         raise CannotResume(f"--resume: {experiment_dir.name} ran {metadata.get(folder.SCHEDULER)}; "
                            f"resume it with that method's launcher")
-    message = (f"Resuming {experiment_dir.name} at {elapsed:.1f} s of {metadata[folder.BUDGET_S]:g} s"
+    message = (f"Resuming {experiment_dir.name} at {elapsed:.1f} s, until {folder.limits_of(metadata)}"
                + (f"; trials {reopened} continue from their checkpoints" if reopened else ""))
-    return plan_of(experiment_dir, metadata), tuner, message
+    return plan, tuner, message
