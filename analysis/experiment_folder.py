@@ -20,6 +20,7 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from objectives.files import atomic_file, write_text_atomically
@@ -35,7 +36,7 @@ METRIC_NAMES = "metric_names"
 METRIC_MODE = "metric_mode"
 # The suite's:
 OBJECTIVE = "objective"  # the objective's name
-OBJECTIVE_SPEC = "objective_spec"  # how to load it again: a built-in name or module:attribute
+OBJECTIVE_SPEC = "objective_spec"  # how --resume loads it again (analysis never does)
 METRIC = "metric"
 RESOURCE_ATTR = "resource_attr"
 MAX_RESOURCE = "max_resource"
@@ -59,6 +60,7 @@ METHOD = "method"
 TARGET = "target"  # the value a comparison's runs aim at (a study sets it per benchmark)
 TRIAL_TIMELINE = "trial_timeline"
 TEST_METRIC = "test_metric"  # the name of the test score, e.g. "test_error"
+LOAD_MODEL_CODE = "load_model_code"  # the objective's template of the lines that load a model
 BEST_TRIAL_ID = "best_trial_id"
 FINISHED = "finished"  # the launcher got to the end (test evaluation included)
 INTERRUPTED = "interrupted"
@@ -117,6 +119,26 @@ def method_of(metadata: dict) -> str | None:
     return metadata.get(METHOD, metadata.get(SCHEDULER))
 
 
+def with_diverged_as_missing(results: pd.DataFrame | None, metadata: dict) -> pd.DataFrame | None:
+    """The results with every NaN or infinite value of the metric (a diverged trial's report) as
+    NaN: the worst result, never a best, whatever the mode, since pandas leaves NaN out of
+    minima, maxima and running bests. The analysis reads every experiment through this."""
+    metric = metric_of(metadata)
+    if results is None or metric not in results:
+        return results
+    values = pd.to_numeric(results[metric], errors="coerce")
+    return results.assign(**{metric: values.where(np.isfinite(values))})
+
+
+def diverged_trials(results: pd.DataFrame | None, metadata: dict) -> list[int]:
+    """Trials that reported a NaN or infinite value of the metric."""
+    metric = metric_of(metadata)
+    if results is None or results.empty or metric not in results:
+        return []
+    values = pd.to_numeric(results[metric], errors="coerce")
+    return sorted(int(t) for t in results.loc[~np.isfinite(values), "trial_id"].unique())
+
+
 def best_row(results: pd.DataFrame | None, metadata: dict) -> pd.Series | None:
     """The report with the best value of the metric (lowest or highest, by the mode), or None
     where nothing was reported."""
@@ -142,6 +164,32 @@ def describe_limits(budget_s: float | None, max_results: int | None, max_trials:
 def limits_of(metadata: dict) -> str:
     return describe_limits(metadata.get(BUDGET_S), metadata.get(MAX_RESULTS), metadata.get(MAX_TRIALS),
                            bool(metadata.get(SIMULATED)))
+
+
+def load_model_lines(metadata: dict, config: dict, checkpoint: Path) -> list[str] | None:
+    """The lines of Python that load a trial's model: the objective's template, as its metadata
+    holds it, with {config} and {checkpoint} filled in; None where there is none (experiments
+    made before templates were recorded, objectives without one). Only those two fields are
+    filled (str.format would evaluate attribute look-ups a folder from someone else chose), and
+    the lines are text to show, never run."""
+    import string
+
+    template = metadata.get(LOAD_MODEL_CODE)
+    if not isinstance(template, str):
+        return None
+    values = {"config": repr(config), "checkpoint": str(checkpoint)}
+    parts = []
+    try:
+        for literal, field, spec, conversion in string.Formatter().parse(template):
+            parts.append(literal)
+            if field is None:
+                continue
+            if field not in values or spec or conversion:
+                return None
+            parts.append(values[field])
+    except ValueError:  # unbalanced braces
+        return None
+    return "".join(parts).splitlines()
 
 
 def resource_attr_of(metadata: dict) -> str:

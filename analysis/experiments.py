@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from analysis.experiment_folder import COMPARISON, METADATA_FILE, read_metadata
+from analysis.experiment_folder import COMPARISON, METADATA_FILE, read_metadata, with_diverged_as_missing
 from objectives.usage import UsageError
 
 
@@ -67,7 +67,8 @@ def resolve_experiment(spec: str, results_dir: Path | None = None) -> Path:
 
 
 def load(spec: str, results_dir: Path | None = None):
-    """`ExperimentResult` of Syne Tune for EXPERIMENT (results may be None if none were written).
+    """`ExperimentResult` of Syne Tune for EXPERIMENT (results may be None if none were written),
+    with a diverged trial's NaN or infinite values of the metric as missing values.
 
     A damaged metadata.json raises ExperimentNotFound; damaged or missing results load as None.
     """
@@ -75,10 +76,12 @@ def load(spec: str, results_dir: Path | None = None):
 
     path = resolve_experiment(spec, results_dir)
     try:
-        read_metadata(path)
+        metadata = read_metadata(path)
     except (OSError, ValueError) as e:
         raise ExperimentNotFound(f"{path / METADATA_FILE} is unreadable ({e}): the folder is damaged")
-    return load_experiment(path.name, load_tuner=False, local_path=str(path.parent))
+    experiment = load_experiment(path.name, load_tuner=False, local_path=str(path.parent))
+    experiment.results = with_diverged_as_missing(experiment.results, metadata)
+    return experiment
 
 
 # -- comparisons ------------------------------------------------------------------------------

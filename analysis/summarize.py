@@ -53,22 +53,6 @@ def trials_per_node(trial_nodes: dict) -> dict:
     return dict(sorted(counts.items()))
 
 
-def load_model_lines(metadata: dict, config: dict, checkpoint: Path) -> list[str] | None:
-    """Two lines of Python that load the best trial's model, where the objective says how."""
-    from objectives import UnknownObjective, load_objective
-
-    spec = metadata.get(folder.OBJECTIVE_SPEC, metadata.get(folder.OBJECTIVE))
-    if spec is None:  # tuned through the library, with no objective named
-        return None
-    try:
-        objective = load_objective(spec)
-    except UnknownObjective:
-        return None
-    if objective.load_model_code is None:
-        return None
-    return objective.load_model_code.format(config=config, checkpoint=checkpoint).splitlines()
-
-
 def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
     """The summary of one experiment (name, prefix, folder or `latest`) as a flat dict. Keys
     named after the objective's metric and resource: best_validation_error, epochs_total, ..."""
@@ -102,6 +86,7 @@ def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
         "best_checkpoint": None,
         "trials_failed": 0,
         "failures": {},
+        "trials_diverged": len(folder.diverged_trials(results, metadata)),  # a NaN or infinite metric
         "wallclock_s": round(wallclock, 2),
         "worker_utilization": None,
         "interrupted": bool(metadata.get(folder.INTERRUPTED, False)),
@@ -135,7 +120,7 @@ def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
     checkpoint = folder.checkpoint_folder(path, int(best["trial_id"]), metadata.get(folder.CHECKPOINT_ROOT))
     if checkpoint.exists():
         summary["best_checkpoint"] = str(checkpoint)
-        lines = load_model_lines(metadata, config, checkpoint)
+        lines = folder.load_model_lines(metadata, config, checkpoint)
         if lines:
             summary["load_best_model"] = lines
     return summary
@@ -152,6 +137,7 @@ def trials_table(spec, results_dir: Path | None = None) -> pd.DataFrame:
     resource = folder.resource_attr_of(metadata)
     max_t = folder.max_resource_of(metadata, results)
     stopped = stopped_early(results, resource, max_t)
+    diverged = set(folder.diverged_trials(results, metadata))
     ended = {s.trial_id: s.status for s in folder.timeline_of(metadata)}  # the last run's status
     rows = []
     for trial_id, trial in results.sort_values(resource).groupby("trial_id"):
@@ -159,7 +145,8 @@ def trials_table(spec, results_dir: Path | None = None) -> pd.DataFrame:
         row = {"trial_id": int(trial_id), **config_of(last, results, metadata),
                resource: int(last[resource]), f"last_{metric}": float(last[metric]),
                f"best_{metric}": float(trial[metric].min() if mode == "min" else trial[metric].max()),
-               "ended": "stopped early" if trial_id in stopped else ended.get(int(trial_id), "-")}
+               "ended": "diverged" if trial_id in diverged else "stopped early" if trial_id in stopped
+               else ended.get(int(trial_id), "-")}
         rows.append(row)
     return pd.DataFrame(rows)
 

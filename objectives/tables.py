@@ -48,7 +48,10 @@ def write_table(table: Path, frame: pd.DataFrame, metadata: dict) -> None:
 
 
 def recorded_configurations(objective: str, table: Path | None = None) -> dict[int, dict]:
-    """config_id -> hyperparameters of the configurations recorded for an objective."""
+    """config_id -> hyperparameters of the configurations recorded for an objective. The name
+    may come from an experiment folder someone else made: only a plain name finds a table."""
+    if table is None and (not objective or Path(objective).name != objective or objective.startswith(".")):
+        return {}
     path = metadata_path(table or table_path(objective))
     if not path.exists():
         return {}

@@ -39,8 +39,29 @@ class TrialSettings:
         return cls(**json.loads(text))
 
 
+class ReportWithoutMetric(ValueError):
+    """The objective's `train` reported without the metric or the resource it declares."""
+
+
+def checked_report(report, metric: str, resource_attr: str):
+    """`report`, refusing a report that lacks the objective's metric or resource: the trial fails
+    with the names it did report (the last line of its stderr, which the summary shows), where
+    the tuner would otherwise end the whole run with a KeyError."""
+    def report_checked(**metrics):
+        missing = [name for name in (metric, resource_attr) if name not in metrics]
+        if missing:
+            raise ReportWithoutMetric(
+                f"reported {', '.join(sorted(metrics)) or 'nothing'} without {' and '.join(missing)}: "
+                f"report {metric} and {resource_attr} each time, or declare the names you report "
+                f"as the Objective's metric and resource_attr")
+        report(**metrics)
+
+    return report_checked
+
+
 def run_trial(config: dict, checkpoint_dir: str | None, report, settings: TrialSettings) -> None:
-    """Train one configuration: a recorded configuration by its id, or the given hyperparameters."""
+    """Train one configuration (a recorded configuration by its id, or the given
+    hyperparameters), reporting through `report`. Every backend's trials run this."""
     from objectives import load_objective
     from objectives.objective import TrialRun
     from objectives.tables import recorded_configurations
@@ -50,7 +71,8 @@ def run_trial(config: dict, checkpoint_dir: str | None, report, settings: TrialS
     objective = load_objective(settings.objective)
     if "config_id" in config and "config_id" not in objective.search_space:
         config = recorded_configurations(objective.name)[int(config["config_id"])]
-    run = TrialRun(report=report, max_resource=max_resource, checkpoint_dir=checkpoint_dir,
+    run = TrialRun(report=checked_report(report, objective.metric, objective.resource_attr),
+                   max_resource=max_resource, checkpoint_dir=checkpoint_dir,
                    data=settings.data, threads=settings.threads, seed=settings.seed)
     objective.train(config, run)
 

@@ -92,6 +92,13 @@ def test_syne_tune_and_ray_tune_asha_side_by_side_on_both_nodes(cluster, tmp_pat
                 "--results-dir", str(results_dir)], timeout=100)
     experiments = {read_metadata(p)["method"]: p for p in results_dir.iterdir()}
     assert set(experiments) == {"asha", "ray_tune_asha"}
+    # paired: both start from the objective's default configuration, and only there
+    firsts = {}
+    for method, experiment in experiments.items():
+        results = pd.read_csv(experiment / "results.csv.zip")
+        first = results[results["trial_id"] == 0].iloc[0]
+        firsts[method] = (first["config_learning_rate"], first["config_batch_size"])
+    assert firsts["asha"] == firsts["ray_tune_asha"] == (0.1, 128), firsts
     for method, experiment in experiments.items():
         assert_ran_on_both_nodes(experiment, cluster)
         summary = summarize_experiment(experiment)
@@ -107,6 +114,15 @@ def test_syne_tune_and_ray_tune_asha_side_by_side_on_both_nodes(cluster, tmp_pat
     assert all(entry["runs"][0]["trials"] >= 2 for entry in table["methods"].values())
     plot_main([str(experiments["ray_tune_asha"]), "-o", str(tmp_path / "curves.png")])
     assert (tmp_path / "curves.png").stat().st_size > 10_000
+
+    # a run asked not to start from the default (as the study's are) does not, on Ray Tune too
+    from experiments.tuning.build import first_configurations
+    from experiments.tuning.plan import RunRequest
+    from experiments.tuning.ray_tune import make_ray_tune_plan
+
+    request = RunRequest(backend="ray", ray_address=cluster.address, smoke=True, results_dir=tmp_path)
+    assert first_configurations(make_ray_tune_plan(request)) == [{"learning_rate": 0.1, "batch_size": 128}]
+    assert first_configurations(make_ray_tune_plan(request.replace(default_first=False))) == []
 
 
 @pytest.mark.timeout(60)

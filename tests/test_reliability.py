@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import pickle
@@ -327,17 +328,77 @@ class _Alarm:
         return (open, (self.marker, "w"))
 
 
-def test_analysis_never_unpickles_the_tuner(smoke_experiment, tmp_path):
+# Code a folder from someone else could name: importing the module, or calling its attribute,
+# writes the marker file.
+PLANTED_CODE = """
+import os, pathlib
+pathlib.Path(os.environ["PLANTED_MARKER"]).write_text("imported " + __name__)
+def objective():
+    pathlib.Path(os.environ["PLANTED_MARKER"]).write_text("called")
+"""
+
+
+def test_analysing_a_folder_from_someone_else_runs_none_of_its_code(comparison_dir, tmp_path):
+    """A copied comparison whose metadata names code to load the objective (a module on the
+    path, a .py file) and whose tuner.dill runs code when unpickled: every analysis command
+    gives the output of the untouched folder, and nothing it names runs."""
     import shutil
 
-    copy = tmp_path / smoke_experiment.name
-    shutil.copytree(smoke_experiment, copy)
-    marker = tmp_path / "unpickled"
-    (copy / "tuner.dill").write_bytes(pickle.dumps(_Alarm(str(marker))))
-    run_script(["-m", "analysis.summarize", str(copy), "--json"])
-    run_script(["-m", "analysis.plot_learning_curves", str(copy), "-o", str(tmp_path / "c.png")])
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "planted_module.py").write_text(PLANTED_CODE)
+    (code / "planted_file.py").write_text(PLANTED_CODE)
+    marker = tmp_path / "marker"
+    env = {"PYTHONPATH": os.pathsep.join([str(code), os.environ.get("PYTHONPATH", "")]),
+           "PLANTED_MARKER": str(marker)}
+    # the planted code does write the marker when it is loaded
+    run_script(["-c", "import planted_module"], env=env)
+    assert marker.read_text() == "imported planted_module"
+    marker.unlink()
+
+    results = tmp_path / "results"
+    runs = sorted(p.name for p in comparison_dir.iterdir() if (p / "metadata.json").exists())
+    for index, name in enumerate(runs):
+        shutil.copytree(comparison_dir / name, results / name)
+        metadata = read_metadata(results / name)
+        metadata["objective_spec"] = ["planted_module:objective", f"{code / 'planted_file.py'}:objective"][index % 2]
+        metadata["objective"] = "../../code/planted_file"  # where a recorded table is looked for
+        (results / name / "metadata.json").write_text(json.dumps(metadata))
+        (results / name / "tuner.dill").write_bytes(pickle.dumps(_Alarm(str(marker))))
+    first = results / runs[0]
+
+    def analyse(*args) -> str:
+        return run_script(["-m", *args, "--results-dir", str(results)], env=env).stdout
+
+    listed = json.loads(analyse("analysis.list", "--json"))
+    summary = json.loads(analyse("analysis.summarize", str(first), "--json"))
+    text = analyse("analysis.summarize", str(first))
+    comparison = json.loads(analyse("analysis.compare", "smoke-cmp", "--json", "--output-dir", str(tmp_path / "cmp")))
+    analyse("analysis.plot_learning_curves", str(first), "-o", str(tmp_path / "curves.png"))
+    analyse("analysis.report", "smoke-cmp", "-o", str(tmp_path / "comparison.html"))
+    analyse("analysis.report", str(first), "-o", str(tmp_path / "run.html"))
+    assert not marker.exists(), marker.read_text()
+
+    # the output of the untouched folder, but for where the folder is
+    original = summarize_experiment(comparison_dir / runs[0])
+    assert sorted(e["name"] for e in listed) == runs
+    for key in ("best_validation_error", "best_trial_id", "best_config", "trials", "epochs_total", "test_error"):
+        assert summary[key] == original[key], key
+    assert summary["load_best_model"] == [line.replace(str(comparison_dir), str(results))
+                                          for line in original["load_best_model"]]
+    assert summary["load_best_model"][1] in text and "build_model" in summary["load_best_model"][0]
+    assert set(comparison["methods"]) == {"asha", "sync_sh"}
+    assert (tmp_path / "curves.png").stat().st_size > 10_000
+    page = (tmp_path / "run.html").read_text()
+    assert html.escape(summary["load_best_model"][1]) in page
+    assert all(name in (tmp_path / "comparison.html").read_text() for name in runs)
+
+    # a folder made before the lines were recorded in its metadata: no lines, nothing loaded
+    metadata = read_metadata(first)
+    del metadata["load_model_code"]
+    (first / "metadata.json").write_text(json.dumps(metadata))
+    assert "load_best_model" not in json.loads(analyse("analysis.summarize", str(first), "--json"))
     assert not marker.exists()
-    assert os.path.exists(tmp_path / "c.png")
 
 
 def test_too_many_failed_trials_abort_the_run(tmp_path):
@@ -378,3 +439,57 @@ def test_asynchronous_hyperband_runs_brackets_that_skip_the_first_rung(tmp_path)
     stopped_at_one = {trial for trial, epoch in last.items() if epoch == 1 and ended[trial] == "Stopped"}
     assert stopped_at_one and all(levels[t][0] == 1 for t in stopped_at_one)
     assert any(levels[t][0] > 1 for t in last.index)  # trials that rung 1 could not stop
+
+
+# BOHB's KDE fits once 20 trials have finite results (15% of them must be more than the two
+# hyperparameters): about twice as many trials, as half diverge
+@pytest.mark.parametrize("method,trials", [("asha", 24), ("sync_sh", 24), ("bohb", 48)])
+def test_a_diverged_trial_counts_as_the_worst_and_never_passes_its_first_rung(tmp_path, method, trials):
+    """Half of the space reports NaN or +inf (the score is maximised: +inf would rank first).
+    Each such trial is stopped at its first report, at the first rung (grace period 1); the
+    trials that did not diverge are promoted; the searcher never learns a non-finite value."""
+    import math
+
+    import numpy as np
+
+    from experiments.tuning.build import build_tuner
+    from experiments.tuning.plan import RunRequest, make_plan
+    from experiments.tuning.run import run_plan
+
+    plan = make_plan(RunRequest(objective="tests.toy_objectives:diverging", method=method, workers=2,
+                                max_trials=trials, grace_period=1, reduction_factor=2, seed=0,
+                                results_dir=tmp_path))
+    tuner = build_tuner(plan)
+    experiment = run_plan(plan, tuner)
+    results = pd.read_csv(experiment / "results.csv.zip")
+    diverged = set(results.loc[~np.isfinite(results["score"]), "trial_id"])
+    assert len(diverged) >= 4, results[["trial_id", "step", "score"]]
+    reports = results.groupby("trial_id")["step"].agg(["max", "size"])
+    assert (reports.loc[sorted(diverged)] == 1).all().all(), reports  # one report each, at step 1
+    assert reports["max"].max() >= 4  # finite trials were promoted
+    seen = [value for values in tuner.scheduler.searcher.trial_results.values() for value in values]
+    assert seen and all(math.isfinite(v) for v in seen)
+    summary = summarize_experiment(experiment)
+    assert summary["trials_diverged"] == len(diverged)
+    assert math.isfinite(summary["best_score"]) and summary["best_config"]["x"] <= 0.5
+    if method == "sync_sh":  # a diverged trial holds a worst slot, ranked below every finite one
+        for rung in read_metadata(experiment)["rung_history"]:
+            assert [t in diverged for t in rung["trials"]] == [v is None for v in rung["values"]], rung
+            finite = [t for t in rung["ranked"] if t not in diverged]
+            assert rung["ranked"][:len(finite)] == finite, rung
+    if method == "bohb":
+        counts = read_metadata(experiment)["searcher_counts"]
+        assert counts["model"] > 0 and counts["fallback"] == 0, counts
+
+
+def test_a_report_without_the_declared_metric_fails_its_trial_and_the_run_goes_on(tmp_path):
+    completed = run_script(["experiments/run_asha.py", "--objective", "tests.toy_objectives:misreporting",
+                            "--workers", "2", "--max-trials", "4", "--results-dir", str(tmp_path)])
+    assert "Traceback" not in completed.stdout + completed.stderr
+    experiment = next(p for p in tmp_path.iterdir() if p.is_dir())
+    assert read_metadata(experiment)["finished"]  # on to its limit of 4 trials ended
+    summary = summarize_experiment(experiment)
+    assert summary["trials_failed"] >= 4
+    assert all(error.endswith("reported scor, step without score: report score and step each time, "
+                              "or declare the names you report as the Objective's metric and resource_attr")
+               for error in summary["failures"].values()), summary["failures"]

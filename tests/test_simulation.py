@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pandas as pd
 import pytest
@@ -94,8 +95,9 @@ def test_replay_fidelity_of_a_real_comparison(real_comparison_dir):
     # the same configurations and seeds retrained on real data: errors as recorded, epoch by
     # epoch, within a few tenths of a percent (synthetic data, say, would be 0.3 to 0.7 off)
     assert curves["median_abs_error_difference"] < 0.02, curves
-    # epoch times are compared too, but they move with the machine's load: reported, not judged
-    assert curves["median_relative_epoch_time_error"] >= 0, curves
+    # epoch times are compared too, but they move with the machine's load: reported (a number
+    # for every pair of epochs), not judged
+    assert math.isfinite(curves["median_relative_epoch_time_error"]), curves
     for entry in report["ranking"].values():
         assert {e["method"] for e in entry["real"]} == {e["method"] for e in entry["simulated"]} == {"asha", "sync_sh"}
     # the surrogate of the full space, on each recorded configuration left out of its fit

@@ -7,6 +7,8 @@ checkpoints its progress, so SH can pause and resume it. `crashing`: every trial
 second step. `killed`: every trial's process is killed with SIGKILL at its second step, as the
 out-of-memory killer would. `interrupting` and `interrupting_before_report`: the first trial
 to finish its first step interrupts the launcher, just after reporting it or just before.
+`diverging`: trials with x above 0.5 report NaN or +inf. `misreporting`: reports "scor", not
+its metric "score".
 """
 
 from __future__ import annotations
@@ -98,3 +100,22 @@ interrupting_before_report = Objective(
     name="interrupting_before_report", search_space=SPACE, max_resource=4,
     train=lambda config, run: interrupt_launcher_once(config, run, report_first=False),
     metric="score", mode="max", resource_attr="step")
+
+
+def diverge_above_half(config: dict, run: TrialRun) -> None:
+    """`train`, but x above 0.5 stands for a learning rate too high: such a trial reports NaN
+    (odd y) or +inf (even y: for a maximised score, +inf would rank first) at every step."""
+    if config["x"] <= 0.5:
+        return train(config, run)
+    for step in range(1, run.max_resource + 1):
+        time.sleep(0.02)
+        run.report(step=step, score=float("nan") if config["y"] % 2 else float("inf"))
+
+
+diverging = Objective(name="diverging", search_space=SPACE, max_resource=8, train=diverge_above_half,
+                      metric="score", mode="max", resource_attr="step")
+
+# reports its metric under another name than the one it declares
+misreporting = Objective(name="misreporting", search_space=SPACE, max_resource=4,
+                         train=lambda config, run: run.report(step=1, scor=config["x"]),
+                         metric="score", mode="max", resource_attr="step")

@@ -3,8 +3,6 @@ through Ray Tune. Kept apart from the tuner's module so that a Ray worker import
 
 from __future__ import annotations
 
-from objectives.objective import TrialRun
-
 
 def trial_number(ray_trial_id: str) -> int:
     """Ray Tune numbers trials PREFIX_00000, PREFIX_00001, ... in the order it creates them;
@@ -19,14 +17,8 @@ def train_trial(config: dict, settings: dict) -> None:
 
     from analysis.experiment_folder import checkpoint_folder
     from experiments.backends.ray_tasks import ensure_data_file
-    from objectives import load_objective
+    from objectives.trial import TrialSettings, run_trial
 
-    from objectives.tables import recorded_configurations
-
-    objective = load_objective(settings["objective"])
-    hyperparameters = dict(config)
-    if "config_id" in hyperparameters and "config_id" not in objective.search_space:
-        hyperparameters = recorded_configurations(objective.name)[hyperparameters["config_id"]]
     trial_id = trial_number(tune.get_context().get_trial_id())
     node_id = ray.get_runtime_context().get_node_id()
     if settings["data_file"] is not None:
@@ -36,6 +28,6 @@ def train_trial(config: dict, settings: dict) -> None:
         tune.report({**metrics, "node_id": node_id})
 
     checkpoint_dir = checkpoint_folder(settings["experiment_dir"], trial_id, settings["checkpoint_root"])
-    objective.train(hyperparameters, TrialRun(
-        report=report, max_resource=settings["max_resource"], checkpoint_dir=str(checkpoint_dir),
-        data=settings["data"], threads=settings["threads"], seed=settings["seed"]))
+    run_trial(config, str(checkpoint_dir), report, TrialSettings(
+        objective=settings["objective"], data=settings["data"], max_resource=settings["max_resource"],
+        threads=settings["threads"], seed=settings["seed"]))

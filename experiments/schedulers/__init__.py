@@ -65,7 +65,8 @@ class MethodSpec:
         return len(rung_levels(grace_period, reduction_factor, max_t)) if self.hyperband else 1
 
     def build(self, args: SchedulerArgs):
-        """The Syne Tune scheduler (for a model-based searcher, with counting)."""
+        """The Syne Tune scheduler (for a model-based searcher, with counting); a diverged trial
+        (NaN or infinite metric) is stopped and counts as the worst (schedulers/divergence.py)."""
         if self.family == "ray_tune":
             raise ValueError(f"{self.name} is Ray Tune's own tuner, not a Syne Tune scheduler")
         searcher: Any = "random_search"
@@ -80,13 +81,13 @@ class MethodSpec:
                       do_minimize=args.do_minimize, random_seed=args.seed,
                       reduction_factor=args.reduction_factor, brackets=args.brackets)
         if self.family == "sync":
-            from experiments.schedulers.sync_sh import SynchronousSuccessiveHalving
+            from experiments.schedulers.divergence import DivergenceAwareSH
 
-            return SynchronousSuccessiveHalving(
+            return DivergenceAwareSH(
                 args.config_space, grace_period=args.grace_period, busy=self.busy,
                 points_to_evaluate=args.points_to_evaluate,
                 max_resource_attr=args.max_resource_attr, searcher=searcher, **common)
-        from syne_tune.optimizer.schedulers.asha import AsynchronousSuccessiveHalving
+        from experiments.schedulers.divergence import DivergenceAwareASHA
 
         # random search: every trial trained to max_t, ASHA with its only rung there, so the
         # configurations come from the same seeded sampler as ASHA's and SH's
@@ -94,7 +95,7 @@ class MethodSpec:
         if self.family == "random":
             common["brackets"] = 1
         searcher_kwargs = None if self.model_based else {"points_to_evaluate": args.points_to_evaluate}
-        return AsynchronousSuccessiveHalving(args.config_space, grace_period=grace_period,
+        return DivergenceAwareASHA(args.config_space, grace_period=grace_period,
                                              searcher=searcher, searcher_kwargs=searcher_kwargs,
                                              **common)
 

@@ -90,10 +90,19 @@ def make_backend(plan: RunPlan, config_space: dict):
     return NewProcessBackend(trial_entry_point, backend_space, trial_settings(plan), rotate_gpus=rotate_gpus)
 
 
+def first_configurations(plan: RunPlan) -> list[dict]:
+    """What a run evaluates before it samples: the objective's default configuration, where it
+    has one, the run searches its full space and the plan asks for it (studies do not). Every
+    tuner takes its first configurations from here, Ray Tune's included, so paired runs of
+    different methods start alike."""
+    objective = plan.objective
+    if objective.default_config and plan.search_space == "full" and plan.default_first:
+        return [dict(objective.default_config)]
+    return []
+
+
 def make_scheduler(plan: RunPlan, config_space: dict):
     objective = plan.objective
-    first = [dict(objective.default_config)] if (
-        objective.default_config and plan.search_space == "full" and plan.default_first) else []
     return METHODS[plan.method].build(SchedulerArgs(
         config_space=config_space,
         metric=objective.metric,
@@ -103,7 +112,7 @@ def make_scheduler(plan: RunPlan, config_space: dict):
         grace_period=plan.grace_period,
         reduction_factor=plan.reduction_factor,
         seed=plan.seed,
-        points_to_evaluate=first,
+        points_to_evaluate=first_configurations(plan),
         max_resource_attr=RESOURCE_BOUND,
         brackets=plan.brackets,
         n_workers=plan.n_workers,

@@ -23,6 +23,7 @@ from syne_tune.tuner_logger import TunerLogger
 from analysis.experiment_folder import (
     TRIAL_BRACKETS, TimelineSegment, lowest_free_worker, update_metadata, write_results, write_timeline)
 from experiments.compat.syne_tune import FastForward
+from experiments.schedulers.divergence import is_finite_number
 
 ENDED = {Status.completed, Status.failed, Status.stopped, Status.paused}
 
@@ -303,6 +304,10 @@ class ProgressPrinter(TunerCallback):
         value = result.get(self.metric)
         level = result.get(self.resource_attr)
         if value is None:
+            return
+        if not is_finite_number(value):
+            self._say(f"trial {trial.trial_id} diverged at {self.resource_attr} {level} "
+                      f"({self.metric} {value}): stopped, counted as the worst result")
             return
         if self.sign * value < self.best:
             self.best = self.sign * value

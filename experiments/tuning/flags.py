@@ -107,8 +107,10 @@ def add_run_flags(parser: argparse.ArgumentParser, *, backends=BACKENDS, resume:
     if resume:
         parser.add_argument("--resume", metavar="EXPERIMENT", default=None,
                             help="continue an interrupted experiment (name, prefix, path or "
-                                 "'latest' under --results-dir) to its original budget, with its "
-                                 "own settings (no other flag may be given)")
+                                 "'latest' under --results-dir) to its original limits, with its "
+                                 "own settings (no other flag may be given). Unlike every analysis "
+                                 "command, this loads code the experiment names: its pickled tuner "
+                                 "and its objective. Resume only experiments you made yourself")
 
 
 def request_from(args: argparse.Namespace, method: str) -> RunRequest:

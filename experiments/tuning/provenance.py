@@ -67,6 +67,8 @@ def metadata_of(plan: RunPlan, rung_levels: list[int] | None, hyperparameters: l
         folder.SIMULATED: plan.simulated,
         "data": plan.data,
         folder.TEST_METRIC: objective.test_metric if objective.evaluate_test else None,
+        # what the analysis shows of the objective is data here: it never imports the objective
+        folder.LOAD_MODEL_CODE: objective.load_model_code,
         "flags": request_as_flags(plan),
         folder.COMMAND: command_line(),
         "versions": versions(),

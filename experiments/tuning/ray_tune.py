@@ -135,6 +135,27 @@ def experiment_recorder(plan: RunPlan):
     return ExperimentRecorder()
 
 
+def ray_asha(plan: RunPlan):
+    """Ray Tune's ASHAScheduler with the plan's settings, stopping a trial at its first NaN or
+    infinite result (Ray's ASHA, like Syne Tune's, would promote it: a NaN never falls below
+    its rung's cut-off; see experiments/schedulers/divergence.py for the suite's schedulers)."""
+    from ray.tune.schedulers import ASHAScheduler
+
+    from experiments.schedulers.divergence import is_finite_number
+
+    metric = plan.objective.metric
+
+    class DivergenceAwareRayASHA(ASHAScheduler):
+        def on_trial_result(self, tune_controller, trial, result):
+            if metric in result and not is_finite_number(result[metric]):
+                return self.STOP
+            return super().on_trial_result(tune_controller, trial, result)
+
+    return DivergenceAwareRayASHA(time_attr=plan.objective.resource_attr, max_t=plan.max_resource,
+                                  grace_period=plan.grace_period, reduction_factor=plan.reduction_factor,
+                                  brackets=plan.brackets)
+
+
 def count_limits(plan: RunPlan, recorder):
     """A Ray Tune stopper that ends the run at the plan's count limits (results reported,
     trials ended), as Syne Tune's StoppingCriterion does for the other launchers; None when
@@ -178,12 +199,11 @@ def run_ray_tune(plan: RunPlan) -> Path:
     """Tune with Ray Tune, write the experiment in the suite's layout, evaluate the best trial
     on the test data; return the experiment folder."""
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.basic_variant import BasicVariantGenerator
     from syne_tune.util import name_from_base
 
     from experiments.backends.ray_tasks import data_file_of, ship_data
-    from experiments.tuning.build import hyperparameter_names, trial_settings
+    from experiments.tuning.build import first_configurations, hyperparameter_names, trial_settings
 
     # Ray Tune warns about every trial that the budget ended before its first report
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
@@ -202,10 +222,8 @@ def run_ray_tune(plan: RunPlan) -> Path:
     })
     if plan.search_space == "recorded":
         space = {"config_id": tune.choice(sorted(recorded_configurations(objective.name)))}
-        first = []
     else:
         space = ray_search_space(objective.search_space)
-        first = [dict(objective.default_config)] if objective.default_config else []
     data_file = data_file_of(trial_settings(plan))
     settings = {"objective": plan.objective_spec, "data": plan.data, "data_file": data_file,
                 "max_resource": plan.max_resource, "threads": plan.threads_per_trial,
@@ -219,13 +237,10 @@ def run_ray_tune(plan: RunPlan) -> Path:
         param_space=space,
         tune_config=tune.TuneConfig(
             metric=objective.metric, mode=objective.mode,
-            scheduler=ASHAScheduler(time_attr=objective.resource_attr, max_t=plan.max_resource,
-                                    grace_period=plan.grace_period,
-                                    reduction_factor=plan.reduction_factor,
-                                    brackets=plan.brackets),
+            scheduler=ray_asha(plan),
             # max_concurrent: the generator makes a trial only when a worker is free; without it,
             # num_samples=-1 queues hundreds of pending trials at the start
-            search_alg=BasicVariantGenerator(points_to_evaluate=first, random_state=plan.seed,
+            search_alg=BasicVariantGenerator(points_to_evaluate=first_configurations(plan), random_state=plan.seed,
                                              max_concurrent=plan.n_workers),
             num_samples=-1,  # sample until a limit ends the run
             time_budget_s=plan.budget_s,

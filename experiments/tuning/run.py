@@ -49,13 +49,11 @@ def interrupted(experiment_dir: Path, error: KeyboardInterrupt) -> RunEnded:
                     143 if by_sigterm else 130)
 
 
-def best_trial(plan: RunPlan, results):
-    """(trial id, its hyperparameters) of the best reported result, or (None, None)."""
-    metric = plan.objective.metric
-    if results is None or results.empty or metric not in results:
+def best_trial(plan: RunPlan, experiment) -> tuple[int | None, dict | None]:
+    """(trial id, its hyperparameters) of the experiment's best finite result, or (None, None)."""
+    best = folder.best_row(experiment.results, experiment.metadata)
+    if best is None:
         return None, None
-    index = results[metric].idxmin() if plan.objective.mode == "min" else results[metric].idxmax()
-    best = results.loc[index]
     if "config_config_id" in best and "config_id" not in plan.objective.search_space:
         return int(best["trial_id"]), recorded_configurations(plan.objective.name)[int(best["config_config_id"])]
     return int(best["trial_id"]), {name: best[f"config_{name}"] for name in plan.objective.hyperparameters}
@@ -65,10 +63,9 @@ def evaluate_best_on_test(plan: RunPlan, experiment_dir: Path,
                           checkpoint_path: Callable[[int], Path] | None) -> dict:
     """The best trial's score on the objective's test data, from its last checkpoint (found
     by `checkpoint_path(trial_id)`; None where no weights were trained, as in simulation)."""
-    from syne_tune.experiments import load_experiment
+    from analysis.experiments import load
 
-    results = load_experiment(experiment_dir.name, local_path=str(experiment_dir.parent)).results
-    trial_id, config = best_trial(plan, results)
+    trial_id, config = best_trial(plan, load(str(experiment_dir)))
     entry = {folder.BEST_TRIAL_ID: trial_id}
     if plan.objective.evaluate_test is None:
         return entry
