@@ -9,7 +9,6 @@ checkpoint and continues at the next epoch.
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +20,10 @@ import torch.nn.functional as F
 from objectives.data import Splits
 from objectives.files import atomic_file
 from objectives.image_classification import CHECKPOINT_FILE
+from objectives.precision import PRECISION_ENV, forced_precision  # noqa: F401 (PRECISION_ENV: bench, tests)
 from objectives.torch_compat import cpu_has_native_bf16
 
 CHECKPOINT_NAME = CHECKPOINT_FILE
-PRECISION_ENV = "HPO_PRECISION"
 EVAL_BATCH_SIZE = 500  # evaluation holds no gradients; larger batches cost memory, not speed
 
 
@@ -58,11 +57,9 @@ def use_bf16(device: torch.device) -> bool:
     would be emulated and slower, so fp32 is kept. `HPO_PRECISION=fp32` (or `bf16`) overrides
     the choice.
     """
-    forced = os.environ.get(PRECISION_ENV)
-    if forced in ("fp32", "bf16"):
+    forced = forced_precision()
+    if forced is not None:
         return forced == "bf16"
-    if forced:
-        raise ValueError(f"${PRECISION_ENV}={forced}: use fp32 or bf16 (or leave it unset)")
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported(including_emulation=False)
     return cpu_has_native_bf16()

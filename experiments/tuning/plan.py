@@ -21,7 +21,7 @@ from experiments.schedulers.sync_sh import rung_levels
 from experiments.tuning import resources
 from objectives import Objective, load_objective
 from objectives.tables import recorded_configurations
-from objectives.training import PRECISION_ENV
+from objectives.precision import forced_precision
 from objectives.usage import UsageError
 
 if TYPE_CHECKING:  # Ray and pandas are imported where they are used
@@ -168,9 +168,10 @@ def check_request(request: RunRequest) -> None:
         raise UsageError(f"--search-space {request.search_space}: choose full or recorded")
     if request.experiment_name is not None:
         check_name("--experiment-name", request.experiment_name)
-    precision = os.environ.get(PRECISION_ENV)
-    if precision not in (None, "", "fp32", "bf16"):
-        raise UsageError(f"${PRECISION_ENV}={precision}: use fp32 or bf16, or leave it unset")
+    try:
+        forced_precision()
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 def make_plan(request: RunRequest) -> RunPlan:

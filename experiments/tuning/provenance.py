@@ -15,18 +15,12 @@ from experiments.tuning.plan import RunPlan
 
 
 def versions() -> dict:
-    import numpy
-    import pandas
-    import syne_tune
-    import torch
+    """Versions of what a run depends on, as installed (read from the packages' metadata: the
+    launcher of an objective that does not use torch never imports it)."""
+    from importlib.metadata import version
 
-    return {
-        "python": platform.python_version(),
-        "syne_tune": syne_tune.__version__,
-        "torch": torch.__version__,
-        "numpy": numpy.__version__,
-        "pandas": pandas.__version__,
-    }
+    return {"python": platform.python_version(),
+            **{name.replace("-", "_"): version(name) for name in ("syne-tune", "torch", "numpy", "pandas")}}
 
 
 def command_line() -> str:
