@@ -40,6 +40,8 @@ def test_every_flag_explains_itself(name, parser):
 # concept -> the one flag that names it (a command either uses this name or lacks the concept)
 SAME_NAME = {
     "budget in seconds": ("--max-wallclock-time", ("--budget", "--time-budget")),
+    "results that end a run": ("--max-results", ("--max-evaluations", "--max-epochs-total")),
+    "trials that end a run": ("--max-trials", ("--num-trials", "--max-num-trials")),
     "maximum resource": ("--max-resource", ("--max-t",)),
     "target of time to target": ("--target", ("--target-error",)),
     "folder of results": ("--results-dir", ("--results", "--dir")),
