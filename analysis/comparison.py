@@ -291,9 +291,10 @@ def text_rows(comparison: dict) -> list[dict]:
 
 def caption(comparison: dict) -> list[str]:
     """What was compared, and how to read the table: two lines."""
+    limits = folder.describe_limits(comparison["max_wallclock_time"], comparison.get("max_results"),
+                                    comparison.get("max_trials"), comparison["simulated"])
     return [f"Comparison {comparison['comparison']}: {comparison['objective']}, "
-            f"{comparison['n_workers']} workers, each run until "
-            f"{folder.describe_limits(comparison['max_wallclock_time'], comparison.get('max_results'), comparison.get('max_trials'), comparison['simulated'])}, target "
+            f"{comparison['n_workers']} workers, each run until {limits}, target "
             f"{comparison['metric']} {_show(comparison['target'])}",
             "IQM [95% bootstrap interval] over seeds (time to target: median, misses counted as "
             "never); '; d vs X *': paired difference to X, * where its interval excludes 0"]

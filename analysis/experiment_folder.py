@@ -119,6 +119,11 @@ def method_of(metadata: dict) -> str | None:
     return metadata.get(METHOD, metadata.get(SCHEDULER))
 
 
+def finite_metric(results: pd.DataFrame, metric: str) -> pd.Series:
+    """Whether each report's metric is a finite number (not NaN, infinite or text)."""
+    return pd.Series(np.isfinite(pd.to_numeric(results[metric], errors="coerce")), index=results.index)
+
+
 def with_diverged_as_missing(results: pd.DataFrame | None, metadata: dict) -> pd.DataFrame | None:
     """The results with every NaN or infinite value of the metric (a diverged trial's report) as
     NaN: the worst result, never a best, whatever the mode, since pandas leaves NaN out of
@@ -126,8 +131,8 @@ def with_diverged_as_missing(results: pd.DataFrame | None, metadata: dict) -> pd
     metric = metric_of(metadata)
     if results is None or metric not in results:
         return results
-    values = pd.to_numeric(results[metric], errors="coerce")
-    return results.assign(**{metric: values.where(np.isfinite(values))})
+    return results.assign(**{metric: pd.to_numeric(results[metric], errors="coerce")
+                             .where(finite_metric(results, metric))})
 
 
 def diverged_trials(results: pd.DataFrame | None, metadata: dict) -> list[int]:
@@ -135,8 +140,7 @@ def diverged_trials(results: pd.DataFrame | None, metadata: dict) -> list[int]:
     metric = metric_of(metadata)
     if results is None or results.empty or metric not in results:
         return []
-    values = pd.to_numeric(results[metric], errors="coerce")
-    return sorted(int(t) for t in results.loc[~np.isfinite(values), "trial_id"].unique())
+    return sorted(int(t) for t in results.loc[~finite_metric(results, metric), "trial_id"].unique())
 
 
 def best_row(results: pd.DataFrame | None, metadata: dict) -> pd.Series | None:

@@ -92,7 +92,7 @@ def test_syne_tune_and_ray_tune_asha_side_by_side_on_both_nodes(cluster, tmp_pat
                 "--results-dir", str(results_dir)], timeout=100)
     experiments = {read_metadata(p)["method"]: p for p in results_dir.iterdir()}
     assert set(experiments) == {"asha", "ray_tune_asha"}
-    # paired: both start from the objective's default configuration, and only there
+    # paired: both start from the objective's default configuration
     firsts = {}
     for method, experiment in experiments.items():
         results = pd.read_csv(experiment / "results.csv.zip")

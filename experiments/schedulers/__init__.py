@@ -95,9 +95,8 @@ class MethodSpec:
         if self.family == "random":
             common["brackets"] = 1
         searcher_kwargs = None if self.model_based else {"points_to_evaluate": args.points_to_evaluate}
-        return DivergenceAwareASHA(args.config_space, grace_period=grace_period,
-                                             searcher=searcher, searcher_kwargs=searcher_kwargs,
-                                             **common)
+        return DivergenceAwareASHA(args.config_space, grace_period=grace_period, searcher=searcher,
+                                   searcher_kwargs=searcher_kwargs, **common)
 
 
 RAY_TUNE_ASHA = "ray_tune_asha"

@@ -240,8 +240,8 @@ def run_ray_tune(plan: RunPlan) -> Path:
             scheduler=ray_asha(plan),
             # max_concurrent: the generator makes a trial only when a worker is free; without it,
             # num_samples=-1 queues hundreds of pending trials at the start
-            search_alg=BasicVariantGenerator(points_to_evaluate=first_configurations(plan), random_state=plan.seed,
-                                             max_concurrent=plan.n_workers),
+            search_alg=BasicVariantGenerator(points_to_evaluate=first_configurations(plan),
+                                             random_state=plan.seed, max_concurrent=plan.n_workers),
             num_samples=-1,  # sample until a limit ends the run
             time_budget_s=plan.budget_s,
         ),
