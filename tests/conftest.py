@@ -101,7 +101,7 @@ def real_comparison_dir(tmp_path_factory) -> Path:
         ["experiments/compare.py", "--methods", "asha,sync_sh", "--search-space", "recorded",
          "--seeds", "1", "--workers", "2", "--max-results", "4", "--max-resource", "2",
          "--grace-period", "1", "--comparison-name", "real", "--results-dir", str(results_dir)],
-        timeout=180))
+        timeout=480))
 
 
 @pytest.fixture(scope="session")
@@ -128,7 +128,7 @@ def comparison_dir(tmp_path_factory) -> Path:
     return built_once(tmp_path_factory, "comparison", lambda results_dir: run_script(
         ["experiments/compare.py", "--smoke", "--seeds", "2", "--workers", "2",
          "--max-results", "16", "--max-epochs", "4", "--grace-period", "1",
-         "--comparison-name", "smoke-cmp", "--results-dir", str(results_dir)], timeout=300))
+         "--comparison-name", "smoke-cmp", "--results-dir", str(results_dir)], timeout=480))
 
 
 def assert_loads_in_stock_syne_tune(experiment: Path, hyperparameters: set[str], tmp_path: Path) -> None:
