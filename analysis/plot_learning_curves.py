@@ -60,7 +60,8 @@ def plot_learning_curves(experiment, ax=None):
     best_curve = results[results["trial_id"] == best_trial]
     ax.plot(best_curve["st_tuner_time"], best_curve[metric], color="tab:orange", linewidth=2.5,
             zorder=4, label=f"best trial ({best_trial}): {metric} {best[metric]:.4g}")
-    running_best = results[metric].cummin() if mode == "min" else results[metric].cummax()
+    # a diverged report (missing value) leaves the best so far as it was
+    running_best = (results[metric].cummin() if mode == "min" else results[metric].cummax()).ffill()
     ax.step(results["st_tuner_time"], running_best, where="post", color="red", linewidth=1.5,
             alpha=0.8, zorder=5, label="best so far")
     ax.plot([], [], color="tab:blue", label="a trial")
@@ -70,6 +71,11 @@ def plot_learning_curves(experiment, ax=None):
         values.quantile(1 - AXIS_QUANTILE), values.max())
     margin = 0.05 * (high - low or 1.0)
     ax.set_ylim(low - margin, high + margin)
+    diverged = results[results[metric].isna()]  # NaN or infinite reports, read as missing
+    if not diverged.empty:  # drawn on the edge of the worse side, where no value can sit
+        ax.scatter(diverged["st_tuner_time"], [high + margin / 2 if mode == "min" else low - margin / 2] * len(diverged),
+                   marker="^" if mode == "min" else "v", color="tab:purple", s=25, zorder=3,
+                   label=f"diverged ({metric} NaN or infinite)")
     what = "simulated from recorded curves" if metadata.get(folder.SIMULATED) else (
         "synthetic data" if metadata.get(folder.SMOKE) else "")
     title = f"{metadata.get(folder.OBJECTIVE, '')}, {metadata.get(folder.SCHEDULER, '')}" + (

@@ -477,6 +477,18 @@ def test_a_diverged_trial_counts_as_the_worst_and_never_passes_its_first_rung(tm
     summary = summarize_experiment(experiment)
     assert summary["trials_diverged"] == len(diverged)
     assert math.isfinite(summary["best_score"]) and summary["best_config"]["x"] <= 0.5
+    # the learning curves mark each diverged report, and the best so far runs on past them
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from analysis.experiments import load
+    from analysis.plot_learning_curves import plot_learning_curves
+
+    axes = plot_learning_curves(load(str(experiment))).axes[0]
+    marks = next(c for c in axes.collections if c.get_label().startswith("diverged"))
+    assert len(marks.get_offsets()) == len(diverged)
+    best_so_far = np.asarray(next(line for line in axes.get_lines() if line.get_label() == "best so far").get_ydata())
+    assert np.isfinite(best_so_far[np.argmax(np.isfinite(best_so_far)):]).all()  # from its first value on
     if method == "sync_sh":  # a diverged trial holds a worst slot, ranked below every finite one
         for rung in read_metadata(experiment)["rung_history"]:
             assert [t in diverged for t in rung["trials"]] == [v is None for v in rung["values"]], rung
