@@ -163,7 +163,7 @@ def start_and_interrupt(tmp_path, script, max_results, sig, after_trial=1):
     time.sleep(0.3)
     descendants = launcher_tree(process.pid)
     process.send_signal(sig)
-    out, err = process.communicate(timeout=60)
+    out, err = process.communicate(timeout=300)
     return process, (out, err), descendants
 
 
@@ -198,7 +198,7 @@ def test_resume_completes_an_interrupted_experiment(tmp_path, capsys, script):
     experiment = next(p for p in tmp_path.iterdir() if p.is_dir())
     before = pd.read_csv(experiment / "results.csv.zip")
     completed = run_script([f"experiments/{script}", "--resume", "latest", "--results-dir",
-                            str(tmp_path)], timeout=120)
+                            str(tmp_path)], timeout=300)
     assert "Resuming" in completed.stdout
     assert [p for p in tmp_path.iterdir() if p.is_dir()] == [experiment]  # one experiment
     after = pd.read_csv(experiment / "results.csv.zip")
@@ -236,7 +236,7 @@ def test_resumed_sh_takes_the_result_a_trial_reported_just_before_the_interrupti
          str(tmp_path / "results")],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "TOY_INTERRUPT_MARKER": str(marker)})
-    _, err = process.communicate(timeout=60)
+    _, err = process.communicate(timeout=300)
     assert process.returncode == 130, err[-3000:]
     trial_id = int(marker.read_text())
     experiment = next((tmp_path / "results").iterdir())
@@ -246,7 +246,7 @@ def test_resumed_sh_takes_the_result_a_trial_reported_just_before_the_interrupti
     # the scheduler, as pickled at the interruption, was still waiting for that result
     assert trial_id in Tuner.load(str(experiment)).scheduler.running_levels()
     completed = run_script(["experiments/run_sync_sh.py", "--resume", "latest", "--results-dir",
-                            str(tmp_path / "results")], timeout=60,
+                            str(tmp_path / "results")], timeout=300,
                            env={"TOY_INTERRUPT_MARKER": str(marker)})
     continued = re.search(r"trials \[([\d, ]*)\] continue", completed.stdout)
     # the others continue from their checkpoints, unless they too had reported (then none does)
@@ -270,13 +270,13 @@ def test_resumed_sh_records_a_trial_with_nothing_left_to_train_as_failed_and_goe
     interrupted = run_script(["experiments/run_sync_sh.py", "--objective",
                               "tests.toy_objectives:interrupting_before_report", "--workers", "2",
                               "--grace-period", "1", "--max-results", "30", *flags],
-                             env=env, check=False, timeout=60)
+                             env=env, check=False, timeout=300)
     assert interrupted.returncode == 130, interrupted.stderr[-3000:]
     trial_id = int(marker.read_text())
     experiment = next((tmp_path / "results").iterdir())
     results = experiment / "results.csv.zip"  # none yet, if no other trial had reported
     assert not results.exists() or pd.read_csv(results).query("trial_id == @trial_id").empty
-    run_script(["experiments/run_sync_sh.py", "--resume", "latest", *flags], env=env, timeout=60)
+    run_script(["experiments/run_sync_sh.py", "--resume", "latest", *flags], env=env, timeout=300)
     summary = summarize_experiment(experiment)
     assert summary["failures"] == {str(trial_id): NO_RESULT} and not summary["partial"]
     assert any(trial_id in rung["trials"] and rung["values"][rung["trials"].index(trial_id)] is None
