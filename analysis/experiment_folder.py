@@ -119,9 +119,9 @@ def method_of(metadata: dict) -> str | None:
     return metadata.get(METHOD, metadata.get(SCHEDULER))
 
 
-def finite_metric(results: pd.DataFrame, metric: str) -> pd.Series:
-    """Whether each report's metric is a finite number (not NaN, infinite or text)."""
-    return pd.Series(np.isfinite(pd.to_numeric(results[metric], errors="coerce")), index=results.index)
+def metric_values(results: pd.DataFrame, metric: str) -> pd.Series:
+    """The metric of each report as a number (NaN where it is text or missing)."""
+    return pd.to_numeric(results[metric], errors="coerce")
 
 
 def with_diverged_as_missing(results: pd.DataFrame | None, metadata: dict) -> pd.DataFrame | None:
@@ -131,8 +131,8 @@ def with_diverged_as_missing(results: pd.DataFrame | None, metadata: dict) -> pd
     metric = metric_of(metadata)
     if results is None or metric not in results:
         return results
-    return results.assign(**{metric: pd.to_numeric(results[metric], errors="coerce")
-                             .where(finite_metric(results, metric))})
+    values = metric_values(results, metric)
+    return results.assign(**{metric: values.where(np.isfinite(values))})
 
 
 def diverged_trials(results: pd.DataFrame | None, metadata: dict) -> list[int]:
@@ -140,7 +140,7 @@ def diverged_trials(results: pd.DataFrame | None, metadata: dict) -> list[int]:
     metric = metric_of(metadata)
     if results is None or results.empty or metric not in results:
         return []
-    return sorted(int(t) for t in results.loc[~finite_metric(results, metric), "trial_id"].unique())
+    return sorted(int(t) for t in results.loc[~np.isfinite(metric_values(results, metric)), "trial_id"].unique())
 
 
 def best_row(results: pd.DataFrame | None, metadata: dict) -> pd.Series | None:
