@@ -26,6 +26,20 @@ logging.getLogger(
 
 
 @dataclass(frozen=True)
+class RungSettings:
+    """Where a multi-fidelity method compares its trials: the first rung level (grace period)
+    and the factor between rung levels (reduction factor)."""
+
+    grace_period: int = 2
+    reduction_factor: int = 2
+
+
+# The settings every method of the study, the scaling study and the committed figures runs at,
+# and the launchers' defaults: one comparison of methods needs one setting for all.
+STUDY_SETTINGS = RungSettings()
+
+
+@dataclass(frozen=True)
 class SchedulerArgs:
     config_space: dict[str, Any]
     metric: str

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from analysis.experiments import default_results_dir
-from experiments.schedulers import METHODS
+from experiments.schedulers import METHODS, STUDY_SETTINGS
 from experiments.schedulers.sync_sh import rung_levels
 from experiments.tuning import resources
 from objectives import Objective, load_objective
@@ -48,8 +48,8 @@ class RunRequest:
     max_resource: int | None = None
     # the study's sweep (LeNet, 2 workers) favours grace period 1 and reduction factor 4 (see
     # the README's Results); the defaults stay until other benchmarks and worker counts agree
-    grace_period: int = 2
-    reduction_factor: int = 2
+    grace_period: int = STUDY_SETTINGS.grace_period
+    reduction_factor: int = STUDY_SETTINGS.reduction_factor
     brackets: int | None = None  # None: the method's own
     seed: int = 0
     backend: str = "warm"
