@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -149,3 +151,17 @@ def test_a_wallclock_budget_ends_the_run(tmp_path):
     assert metadata["finished"] and not metadata.get("interrupted")
     assert time.monotonic() - started >= 3  # not before its budget (the timeout bounds after)
     assert results_of(experiment)["trial_id"].nunique() >= 4
+
+
+@pytest.mark.parametrize("backend", ["warm", "python"])
+def test_a_run_leaves_the_environment_of_its_process_as_it_was(tmp_path, backend):
+    """Settings reach the trials as arguments and through each trial's own environment: the
+    process that tunes (a notebook, a comparison of many runs) keeps its environment."""
+    from experiments.tuning.plan import RunRequest, make_plan
+    from experiments.tuning.run import run_plan
+
+    before = dict(os.environ)
+    experiment = run_plan(make_plan(RunRequest(objective="tests.toy_objectives:quadratic", backend=backend,
+                                               workers=2, max_results=8, results_dir=tmp_path)))
+    assert dict(os.environ) == before
+    assert experiment.parent == tmp_path and len(results_of(experiment)) >= 8

@@ -14,6 +14,7 @@ is), since the forked process imports it instead of unpickling its code.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import multiprocessing
@@ -75,6 +76,23 @@ def run_forked_trial(function: str, kwargs: dict, stdout: str, stderr: str, env:
     sys.stdout.flush()
 
 
+@contextlib.contextmanager
+def preload_request(settings: TrialSettings | None):
+    """What the forkserver preloads, in the environment only while it starts: the forkserver
+    reads its environment once, at the first process of this launcher, and nothing else of
+    the launcher should see the variable."""
+    before = os.environ.get(PRELOAD_ENV)
+    if settings is not None:
+        os.environ[PRELOAD_ENV] = json.dumps({"objective": settings.objective, "data": settings.data})
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(PRELOAD_ENV, None)
+        else:
+            os.environ[PRELOAD_ENV] = before
+
+
 class WarmBackend(ProcessHooks, PythonBackend):
     """Drop-in for `PythonBackend(tune_function, config_space, rotate_gpus=...)`; `settings`
     (for the suite's objectives) reach every trial through its environment, and the forkserver
@@ -87,24 +105,22 @@ class WarmBackend(ProcessHooks, PythonBackend):
         self.settings = settings
         # Start the warm process now and wait until it has loaded everything (a few seconds),
         # so that the wait is not inside the tuner's timed loop.
-        warm_up = self._context().Process(target=do_nothing)
-        warm_up.start()
-        warm_up.join()
+        with preload_request(settings):
+            warm_up = self._context().Process(target=do_nothing)
+            warm_up.start()
+            warm_up.join()
 
     def _context(self):
         context = multiprocessing.get_context("forkserver")
-        # read by the forkserver when it starts, at the first process of this launcher
-        if self.settings is not None:
-            os.environ[PRELOAD_ENV] = json.dumps({"objective": self.settings.objective,
-                                                  "data": self.settings.data})
         context.set_forkserver_preload(PRELOAD_MODULES)
         return context
 
+    def settings_env(self) -> dict[str, str]:
+        return {} if self.settings is None else {TRIAL_SETTINGS_ENV: self.settings.to_env()}
+
     def launch_trial(self, trial_id: int, config: dict[str, Any]) -> None:
         trial_path, kwargs = prepare_trial_folder(self, trial_id, config)
-        env = self.gpu_env(trial_id)
-        if self.settings is not None:
-            env[TRIAL_SETTINGS_ENV] = self.settings.to_env()
+        env = self.trial_env(trial_id)
         process = self._context().Process(
             target=run_forked_trial,
             args=(self.function_path, kwargs, str(trial_path / "std.out"),

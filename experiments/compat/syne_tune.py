@@ -50,6 +50,7 @@ from typing import Any
 from syne_tune import StoppingCriterion, Tuner
 from syne_tune.backend.simulator_backend.simulator_callback import SimulatorCallback
 from syne_tune.backend.trial_status import Status, Trial
+from syne_tune.util import name_from_base
 
 PRIVATE_NAMES = [
     ("syne_tune.Tuner", "_schedule_new_tasks", "(self, running_trials_ids: set[int])"),
@@ -90,6 +91,23 @@ class SchedulingTuner(Tuner):
     settings' path (`asynchronous_scheduling=True`, `start_jobs_without_delay=True`).
     """
 
+    def __init__(self, *, results_dir: Path, tuner_name: str, suffix_tuner_name: bool = True, **kwargs):
+        """As Syne Tune's `Tuner`, writing the experiment into `results_dir` (Syne Tune takes
+        the folder from $SYNETUNE_FOLDER: given here, no process environment is changed)."""
+        name = name_from_base(tuner_name) if suffix_tuner_name else tuner_name
+        super().__init__(tuner_name=name, suffix_tuner_name=False,
+                         trial_backend_path=str(Path(results_dir) / name), **kwargs)
+        self.tuner_path = Path(results_dir) / name
+
+    @staticmethod
+    def load_from(experiment_dir: Path) -> "SchedulingTuner":
+        """The tuner pickled in `experiment_dir`, writing there: also where the experiment was
+        moved after it was written (the pickled backend holds the folder it was written in)."""
+        tuner = Tuner.load(str(experiment_dir))
+        tuner.tuner_path = Path(experiment_dir)
+        tuner.trial_backend.set_path(results_root=str(experiment_dir), tuner_name=tuner.name)
+        return tuner
+
     def _schedule_new_tasks(self, running_trials_ids: set[int]):
         started = 0
         for _ in range(self.n_workers - len(running_trials_ids)):
@@ -123,9 +141,11 @@ class ProcessHooks:
 
     Subclasses implement `launch_trial(trial_id, config)` (start the trial; register a handle
     with `poll()` and `kill()` in `self.trial_subprocess[trial_id]`) and may override
-    `end_trial_process(trial_id)` and `before_reading_results()`. `gpu_env(trial_id)` gives
-    the environment that pins a trial to its GPU. Without `launch_trial`, trials start as
-    LocalBackend starts them (a new process), with the GPU placement below.
+    `end_trial_process(trial_id)`, `before_reading_results()` and `settings_env()` (variables a
+    trial's process gets beside the launcher's environment, which stays unchanged).
+    `trial_env(trial_id)` gives those plus the one that pins a trial to its GPU. Without
+    `launch_trial`, trials start as LocalBackend starts them (a new process), with that
+    environment and the GPU placement below.
     """
 
     def launch_trial(self, trial_id: int, config: dict[str, Any]) -> None:
@@ -137,7 +157,10 @@ class ProcessHooks:
     def before_reading_results(self) -> None:
         pass
 
-    def gpu_env(self, trial_id: int) -> dict[str, str]:
+    def settings_env(self) -> dict[str, str]:
+        return {}
+
+    def trial_env(self, trial_id: int) -> dict[str, str]:
         env: dict[str, str] = {}
         self._prepare_for_schedule()
         self._allocate_gpu(trial_id, env)
@@ -158,6 +181,11 @@ class ProcessHooks:
 
     def _kill_process(self, trial_id: int):
         self.end_trial_process(trial_id)
+
+    def _allocate_gpu(self, trial_id: int, env: dict[str, Any]):
+        # LocalBackend fills a new trial's environment here (a copy of the launcher's)
+        super()._allocate_gpu(trial_id, env)
+        env.update(self.settings_env())
 
     def _all_trial_results(self, trial_ids: list[int]):
         self.before_reading_results()

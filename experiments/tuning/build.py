@@ -4,7 +4,6 @@ tuner with the suite's callbacks."""
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -131,9 +130,8 @@ def make_tuner(backend, scheduler, scheduler_name: str, *, n_workers: int, stop_
     else:
         callbacks = [StoreResults(hyperparameters), WorkerTimeline(), BracketRecord(), PausedForGood(),
                      ProgressPrinter(metric, mode, resource_attr, max_t, scheduler_name)]
-    # Tuner and backend take their folder from $SYNETUNE_FOLDER
-    os.environ["SYNETUNE_FOLDER"] = str(results_dir)
     return SchedulingTuner(
+        results_dir=results_dir,
         trial_backend=backend,
         scheduler=scheduler,
         stop_criterion=stop_criterion,
