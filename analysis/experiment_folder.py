@@ -38,6 +38,7 @@ METRIC_MODE = "metric_mode"
 OBJECTIVE = "objective"  # the objective's name
 OBJECTIVE_SPEC = "objective_spec"  # how --resume loads it again (analysis never does)
 METRIC = "metric"
+MODE = "mode"  # "min" or "max" (Syne Tune records it as METRIC_MODE too)
 RESOURCE_ATTR = "resource_attr"
 MAX_RESOURCE = "max_resource"
 HYPERPARAMETERS = "hyperparameters"  # names of the searched hyperparameters
@@ -48,11 +49,17 @@ SEARCHER_COUNTS = "searcher_counts"  # where each suggestion came from (model, r
 TRIAL_BRACKETS = "trial_brackets"  # asynchronous Hyperband: each trial's bracket, as its rung levels
 RUNG_HISTORY = "rung_history"  # synchronous SH: every completed rung, its ranking and promotions
 N_WORKERS = "n_workers"
+N_GPUS = "n_gpus"
+TRIALS_PER_GPU = "trials_per_gpu"
+THREADS_PER_TRIAL = "threads_per_trial"
+TRIAL_GPUS = "trial_gpus"  # which GPU(s) each trial ran on, where there were several
 SEED = "seed"
 BUDGET_S = "max_wallclock_time"  # None where the run had only a count limit
 MAX_RESULTS = "max_results"  # the run ends once this many results are reported (None: no limit)
 MAX_TRIALS = "max_trials"  # the run ends once this many trials have ended (None: no limit)
 TRIAL_BACKEND = "trial_backend"
+SEARCH_SPACE = "search_space"  # "full", or "recorded": the recorded table's configurations
+DATA = "data"  # where the trials read their data (a file, "synthetic", or None)
 SIMULATED = "simulated"
 SMOKE = "smoke"
 COMPARISON = "comparison"
@@ -67,6 +74,11 @@ INTERRUPTED = "interrupted"
 ABORTED = "aborted"
 RESUMED = "resumed"
 COMMAND = "command"  # the command line that made the experiment
+# The request as asked for (experiments.tuning.plan.RunRequest's fields, paths as text): --resume
+# reads it back. Named "flags" since the first version, so that every experiment resumes.
+REQUEST = "flags"
+VERSIONS = "versions"  # of Python and the packages a run depends on
+MACHINE = "machine"  # CPUs and platform of the machine the tuner ran on
 TRIAL_NODES = "trial_nodes"  # Ray: the node each trial last ran on
 RAY_CLUSTER = "ray_cluster"
 CHECKPOINT_ROOT = "checkpoint_dir"  # Ray: the folder every node shares for checkpoints, if given
@@ -109,7 +121,7 @@ def metric_of(metadata: dict) -> str:
 
 
 def mode_of(metadata: dict) -> str:
-    mode = metadata.get(METRIC_MODE) or metadata.get("mode") or "min"
+    mode = metadata.get(METRIC_MODE) or metadata.get(MODE) or "min"
     return mode[0] if isinstance(mode, list) else mode
 
 

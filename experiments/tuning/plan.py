@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from analysis import experiment_folder as folder
 from analysis.experiments import default_results_dir
 from experiments.schedulers import METHODS, STUDY_SETTINGS
 from experiments.schedulers.sync_sh import rung_levels
@@ -72,6 +73,23 @@ class RunRequest:
     def replace(self, **changes) -> "RunRequest":
         return dataclasses.replace(self, **changes)
 
+    def as_metadata(self) -> dict:
+        """JSON-ready: every field, paths as text (metadata key `REQUEST`)."""
+        return {name: (str(value) if isinstance(value, Path) else value)
+                for name, value in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_metadata(cls, entry: dict) -> "RunRequest":
+        """The request `as_metadata` wrote, from this version or an earlier one: fields that
+        earlier versions did not have take their defaults, fields they had and this one does not
+        are left out."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {name: value for name, value in entry.items() if name in known}
+        for name in ("results_dir", "checkpoint_dir"):
+            if values.get(name) is not None:
+                values[name] = Path(values[name])
+        return cls(**values)
+
 
 @dataclass(frozen=True)
 class Simulation:
@@ -80,6 +98,19 @@ class Simulation:
     table: "pd.DataFrame"
     table_epochs: int
     startup_s: float
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where and how the trials run, sized to this machine or the Ray cluster."""
+
+    n_workers: int
+    n_gpus: int
+    trials_per_gpu: int
+    threads_per_trial: int
+    cluster: "ClusterInfo | None" = None
+    trial_resources: "TrialResources | None" = None  # Ray: what each trial asks for
+    checkpoint_root: Path | None = None  # Ray: shared root of the trials' checkpoints
 
 
 @dataclass(frozen=True)
@@ -109,7 +140,7 @@ class RunPlan:
     max_failures: int
     tags: dict[str, Any]
     timestamp_name: bool
-    request: RunRequest  # what was asked, recorded as provenance (metadata "flags")
+    request: RunRequest  # what was asked, recorded in the metadata (REQUEST) for --resume
     stop_at: float | None = None  # end the run once the metric reaches this value
     max_results: int | None = None  # end the run once this many results are reported
     max_trials: int | None = None  # end the run once this many trials have ended
@@ -121,6 +152,30 @@ class RunPlan:
     @property
     def simulated(self) -> bool:
         return self.simulation is not None
+
+    @classmethod
+    def from_metadata(cls, metadata: dict, experiment_dir: Path) -> "RunPlan":
+        """The plan an experiment ran with, read back from its metadata (for --resume): the
+        request as asked, and what was resolved from it on the machine it ran on (workers,
+        threads, GPUs, data, rung settings), for the folder where the experiment is now."""
+        request = RunRequest.from_metadata(metadata[folder.REQUEST]).replace(results_dir=experiment_dir.parent)
+        settings = metadata[folder.SCHEDULER_SETTINGS]
+        budget_s = metadata.get(folder.BUDGET_S)
+        return cls(
+            objective=load_objective(metadata[folder.OBJECTIVE_SPEC]),
+            objective_spec=metadata[folder.OBJECTIVE_SPEC], method=metadata[folder.SCHEDULER],
+            backend=metadata[folder.TRIAL_BACKEND], n_workers=int(metadata[folder.N_WORKERS]),
+            threads_per_trial=int(metadata[folder.THREADS_PER_TRIAL]), n_gpus=int(metadata[folder.N_GPUS]),
+            trials_per_gpu=int(metadata.get(folder.TRIALS_PER_GPU, 1)),
+            budget_s=None if budget_s is None else float(budget_s),
+            max_results=metadata.get(folder.MAX_RESULTS), max_trials=metadata.get(folder.MAX_TRIALS),
+            max_resource=int(metadata[folder.MAX_RESOURCE]), grace_period=int(settings["grace_period"]),
+            reduction_factor=int(settings["reduction_factor"]), brackets=int(settings["brackets"]),
+            seed=int(metadata[folder.SEED]), data=metadata[folder.DATA], smoke=bool(metadata[folder.SMOKE]),
+            search_space=metadata[folder.SEARCH_SPACE], default_first=request.default_first,
+            stop_at=request.stop_at, results_dir=experiment_dir.parent, experiment_name=experiment_dir.name,
+            max_failures=request.max_failures, tags={}, timestamp_name=False, request=request,
+        )
 
 
 def check_name(flag: str, name: str) -> None:
@@ -182,51 +237,75 @@ def make_plan(request: RunRequest) -> RunPlan:
         raise UsageError(f"{request.method} needs BoTorch, which is not installed: "
                          f"pip install -e '.[gp]'")
     objective = load_objective(request.objective)
-    results_dir = (request.results_dir or default_results_dir()).expanduser().resolve()
-    if " " in str(results_dir):
-        # PythonBackend passes paths on a command line split at spaces
-        raise UsageError(f"--results-dir {results_dir}: the path must not contain spaces")
-    check_writable("--results-dir", results_dir)
+    results_dir = checked_results_dir(request)
     if request.smoke and not objective.has_data:
         raise UsageError(f"--smoke: objective {objective.name} reads no data set, so there is "
                          f"no synthetic stand-in; leave out --smoke")
     if request.data_dir is not None and not objective.has_data:
         raise UsageError(f"--data-dir: objective {objective.name} reads no data set")
-    common = dict(
-        objective=objective, objective_spec=request.objective, method=request.method,
-        backend=request.backend, grace_period=request.grace_period,
-        reduction_factor=request.reduction_factor, seed=request.seed,
-        smoke=request.smoke, results_dir=results_dir,
-        experiment_name=request.experiment_name or default_experiment_name(request, objective),
-        max_failures=request.max_failures, tags=dict(request.tags),
-        timestamp_name=request.timestamp_name, request=request,
-        budget_s=budget_of(request), max_results=request.max_results, max_trials=request.max_trials,
-        search_space=request.search_space, stop_at=request.stop_at, default_first=request.default_first,
-    )
     if request.backend == "simulated":
-        return plan_simulation(request, objective, common)
-    max_resource = request.max_resource or objective.max_resource
+        if request.data_dir is not None or request.smoke:
+            raise UsageError("--data-dir and --smoke do not apply to --backend simulated: the "
+                             "recorded curves answer every trial")
+        simulation, max_resource = simulation_of(request, objective)
+    else:
+        simulation, max_resource = None, request.max_resource or objective.max_resource
     check_grace_period(request.grace_period, max_resource)
-    common["brackets"] = brackets_of(request, max_resource)
+    brackets = brackets_of(request, max_resource)
+    data = None if simulation is not None else data_of(request, objective)
+    return RunPlan(
+        objective=objective, objective_spec=request.objective, method=request.method,
+        backend=request.backend, max_resource=max_resource, grace_period=request.grace_period,
+        reduction_factor=request.reduction_factor, brackets=brackets,
+        seed=request.seed, data=data, smoke=request.smoke, search_space=request.search_space,
+        default_first=request.default_first, results_dir=results_dir,
+        experiment_name=request.experiment_name or default_experiment_name(request, objective),
+        max_failures=request.max_failures, tags=dict(request.tags), timestamp_name=request.timestamp_name,
+        request=request, budget_s=budget_of(request), max_results=request.max_results,
+        max_trials=request.max_trials, stop_at=request.stop_at, simulation=simulation,
+        **vars(placement_of(request)),
+    )
+
+
+def checked_results_dir(request: RunRequest) -> Path:
+    results_dir = (request.results_dir or default_results_dir()).expanduser().resolve()
+    if " " in str(results_dir):
+        # PythonBackend passes paths on a command line split at spaces
+        raise UsageError(f"--results-dir {results_dir}: the path must not contain spaces")
+    check_writable("--results-dir", results_dir)
+    return results_dir
+
+
+def data_of(request: RunRequest, objective: Objective) -> str | None:
+    """Where the trials read their data (prepared now: found, decoded, cached), if any."""
     if request.search_space == "recorded" and not recorded_configurations(objective.name):
         raise UsageError(f"--search-space recorded: no recorded table for {objective.name}; "
                          f"record one with experiments/record_curves.py")
     data = objective.prepare_data(request.data_dir, request.smoke) if objective.has_data else None
     if data is not None and " " in data:
         raise UsageError(f"data cache {data}: the path must not contain spaces ($HPO_CACHE_DIR)")
-    common.update(max_resource=max_resource, data=data)
-    if request.backend == "ray":
-        return plan_ray(request, common)
+    return data
+
+
+def placement_of(request: RunRequest) -> Placement:
+    if request.backend == "simulated":  # simulated workers use no threads nor GPUs of their own
+        return Placement(n_workers=request.workers or resources.default_workers(0, 1, resources.cpus_available()),
+                         n_gpus=0, trials_per_gpu=1, threads_per_trial=1)
+    return placement_on_ray(request) if request.backend == "ray" else placement_here(request)
+
+
+def placement_here(request: RunRequest) -> Placement:
+    """Workers, threads and GPUs on this machine: one worker per GPU (K with --trials-per-gpu
+    K), else the CPUs split evenly."""
     cpus = resources.cpus_available()
     n_gpus = resources.count_gpus()
     n_workers = request.workers or resources.default_workers(n_gpus, request.trials_per_gpu, cpus)
     if request.trials_per_gpu > 1 and not n_gpus:
         raise UsageError(f"--trials-per-gpu {request.trials_per_gpu}: no GPU is visible; leave "
                          f"it out on a machine without GPUs")
-    return RunPlan(**common, n_workers=n_workers, n_gpus=n_gpus,
-                   trials_per_gpu=request.trials_per_gpu,
-                   threads_per_trial=resources.threads_per_trial(n_workers, cpus, n_gpus,
-                                                                 request.cpus_per_trial))
+    return Placement(n_workers=n_workers, n_gpus=n_gpus, trials_per_gpu=request.trials_per_gpu,
+                     threads_per_trial=resources.threads_per_trial(n_workers, cpus, n_gpus,
+                                                                   request.cpus_per_trial))
 
 
 def budget_of(request: RunRequest) -> float | None:
@@ -259,7 +338,7 @@ def check_grace_period(grace_period: int, max_resource: int) -> None:
                          f"resource ({max_resource})")
 
 
-def plan_ray(request: RunRequest, common: dict) -> RunPlan:
+def placement_on_ray(request: RunRequest) -> Placement:
     """Join (or start) the Ray cluster and size the trials to its nodes: one GPU per trial
     (a 1/K share with --trials-per-gpu K) where there are GPUs, otherwise the cluster's CPUs
     split evenly among the workers."""
@@ -290,12 +369,13 @@ def plan_ray(request: RunRequest, common: dict) -> RunPlan:
         print("warning: some nodes run on other machines and --checkpoint-dir is not given: "
               "checkpoints stay on each node's disk, so a trial resumed on another node starts "
               "over and the test evaluation may not find the best trial's weights", flush=True)
-    return RunPlan(**common, n_workers=n_workers, n_gpus=n_gpus,
-                   trials_per_gpu=request.trials_per_gpu, threads_per_trial=threads,
-                   cluster=cluster, trial_resources=trial_resources, checkpoint_root=checkpoint_root)
+    return Placement(n_workers=n_workers, n_gpus=n_gpus, trials_per_gpu=request.trials_per_gpu,
+                     threads_per_trial=threads, cluster=cluster, trial_resources=trial_resources,
+                     checkpoint_root=checkpoint_root)
 
 
-def plan_simulation(request: RunRequest, objective: Objective, common: dict) -> RunPlan:
+def simulation_of(request: RunRequest, objective: Objective) -> tuple[Simulation, int]:
+    """(the recorded curves that answer the trials, the maximum resource)."""
     from experiments.backends.simulated import recorded_table
 
     table, table_metadata = recorded_table(objective.name)
@@ -304,13 +384,4 @@ def plan_simulation(request: RunRequest, objective: Objective, common: dict) -> 
     if max_resource > table_epochs:
         raise UsageError(f"--max-resource {max_resource}: the recorded table holds "
                          f"{table_epochs} epochs per configuration")
-    check_grace_period(request.grace_period, max_resource)
-    common["brackets"] = brackets_of(request, max_resource)
-    if request.data_dir is not None or request.smoke:
-        raise UsageError("--data-dir and --smoke do not apply to --backend simulated: the "
-                         "recorded curves answer every trial")
-    return RunPlan(**common, max_resource=max_resource, data=None, n_workers=request.workers or
-                   resources.default_workers(0, 1, resources.cpus_available()),
-                   n_gpus=0, trials_per_gpu=1, threads_per_trial=1,
-                   simulation=Simulation(table=table, table_epochs=table_epochs,
-                                         startup_s=request.startup_s))
+    return Simulation(table=table, table_epochs=table_epochs, startup_s=request.startup_s), max_resource

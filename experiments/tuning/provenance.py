@@ -3,7 +3,6 @@ versions, the machine and the command line (keys defined in analysis.experiment_
 
 from __future__ import annotations
 
-import dataclasses
 import platform
 import shlex
 import sys
@@ -27,19 +26,13 @@ def command_line() -> str:
     return shlex.join([Path(sys.executable).name, *sys.argv])
 
 
-def request_as_flags(plan: RunPlan) -> dict:
-    """The request as JSON-ready values (paths as text)."""
-    return {key: (str(value) if isinstance(value, Path) else value)
-            for key, value in dataclasses.asdict(plan.request).items()}
-
-
 def metadata_of(plan: RunPlan, rung_levels: list[int] | None, hyperparameters: list[str]) -> dict:
     objective = plan.objective
     metadata = {
         folder.OBJECTIVE: objective.name,
         folder.OBJECTIVE_SPEC: plan.objective_spec,
         # the metric itself is recorded by the scheduler (metric, metric_names, metric_mode)
-        "mode": objective.mode,
+        folder.MODE: objective.mode,
         folder.RESOURCE_ATTR: objective.resource_attr,
         folder.MAX_RESOURCE: plan.max_resource,
         folder.HYPERPARAMETERS: hyperparameters,
@@ -50,23 +43,23 @@ def metadata_of(plan: RunPlan, rung_levels: list[int] | None, hyperparameters: l
         folder.TRIAL_BACKEND: plan.backend,
         folder.SEED: plan.seed,
         folder.N_WORKERS: plan.n_workers,
-        "n_gpus": plan.n_gpus,
-        "trials_per_gpu": plan.trials_per_gpu,
-        "threads_per_trial": plan.threads_per_trial,
+        folder.N_GPUS: plan.n_gpus,
+        folder.TRIALS_PER_GPU: plan.trials_per_gpu,
+        folder.THREADS_PER_TRIAL: plan.threads_per_trial,
         folder.BUDGET_S: plan.budget_s,
         folder.MAX_RESULTS: plan.max_results,
         folder.MAX_TRIALS: plan.max_trials,
-        "search_space": plan.search_space,
+        folder.SEARCH_SPACE: plan.search_space,
         folder.SMOKE: plan.smoke,
         folder.SIMULATED: plan.simulated,
-        "data": plan.data,
+        folder.DATA: plan.data,
         folder.TEST_METRIC: objective.test_metric if objective.evaluate_test else None,
         # what the analysis shows of the objective is data here: it never imports the objective
         folder.LOAD_MODEL_CODE: objective.load_model_code,
-        "flags": request_as_flags(plan),
+        folder.REQUEST: plan.request.as_metadata(),
         folder.COMMAND: command_line(),
-        "versions": versions(),
-        "machine": {"cpus": resources.cpus_available(), "platform": platform.platform()},
+        folder.VERSIONS: versions(),
+        folder.MACHINE: {"cpus": resources.cpus_available(), "platform": platform.platform()},
         **plan.tags,
     }
     if rung_levels is not None:

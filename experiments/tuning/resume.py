@@ -16,19 +16,17 @@ What the interruption killed is handled so that no completed epoch is trained ag
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import pandas as pd
 from analysis import experiment_folder as folder
 from analysis.experiments import resolve_experiment
-from experiments.compat.syne_tune import count_results_seen, make_resumable, trial_of
+from experiments.compat.syne_tune import SchedulingTuner, count_results_seen, make_resumable, trial_of
 from experiments.schedulers.sync_sh import SynchronousSuccessiveHalving
 from experiments.tuning.build import stopping_criterion
 from experiments.tuning.callbacks import count_kept_results
-from experiments.tuning.plan import RunPlan, RunRequest
-from objectives import load_objective
+from experiments.tuning.plan import RunPlan
 from objectives.usage import UsageError
 
 
@@ -81,8 +79,6 @@ def check_limits_left(experiment_dir: Path, metadata: dict, results: pd.DataFram
 def load_interrupted(experiment_dir: Path):
     """(plan, tuner, metadata, elapsed seconds, reopened trials) of an interrupted experiment,
     its tuner ready to run to the experiment's own limits."""
-    from syne_tune import Tuner
-
     metadata = folder.read_metadata(experiment_dir)
     if not folder.is_partial(metadata, pd.DataFrame()):
         raise CannotResume(f"{experiment_dir.name} finished its budget: nothing to resume")
@@ -95,9 +91,8 @@ def load_interrupted(experiment_dir: Path):
     results = stored_results(experiment_dir)  # what the interrupted run stored, read once
     elapsed = elapsed_seconds(results, metadata)
     check_limits_left(experiment_dir, metadata, results, elapsed)
-    plan = plan_of(experiment_dir, metadata)
-    os.environ["SYNETUNE_FOLDER"] = str(experiment_dir.parent)  # Tuner.load finds its folder so
-    tuner = Tuner.load(str(experiment_dir))
+    plan = RunPlan.from_metadata(metadata, experiment_dir)
+    tuner = SchedulingTuner.load_from(experiment_dir)
     # The tuner's clock continues from where the interrupted run stopped.
     tuner.tuning_status.start_time = time.perf_counter() - elapsed
     tuner.stop_criterion = stopping_criterion(plan)
@@ -112,29 +107,6 @@ def load_interrupted(experiment_dir: Path):
     tuner.metadata.update(metadata, **{folder.INTERRUPTED: False,
                                        folder.RESUMED: int(metadata.get(folder.RESUMED, 0)) + 1})
     return plan, tuner, metadata, elapsed, reopened
-
-
-def plan_of(experiment_dir: Path, metadata: dict) -> RunPlan:
-    """The plan the experiment ran with, as its metadata records it."""
-    flags = metadata["flags"]
-    request = RunRequest(**{**flags, "results_dir": experiment_dir.parent,
-                            "checkpoint_dir": Path(flags["checkpoint_dir"]) if flags.get("checkpoint_dir") else None})
-    settings = metadata[folder.SCHEDULER_SETTINGS]
-    return RunPlan(
-        objective=load_objective(metadata[folder.OBJECTIVE_SPEC]),
-        objective_spec=metadata[folder.OBJECTIVE_SPEC], method=metadata[folder.SCHEDULER],
-        backend=metadata[folder.TRIAL_BACKEND], n_workers=int(metadata[folder.N_WORKERS]),
-        threads_per_trial=int(metadata["threads_per_trial"]), n_gpus=int(metadata["n_gpus"]),
-        trials_per_gpu=int(metadata.get("trials_per_gpu", 1)),
-        budget_s=None if metadata.get(folder.BUDGET_S) is None else float(metadata[folder.BUDGET_S]),
-        max_results=metadata.get(folder.MAX_RESULTS), max_trials=metadata.get(folder.MAX_TRIALS),
-        max_resource=int(metadata[folder.MAX_RESOURCE]),
-        grace_period=int(settings["grace_period"]), reduction_factor=int(settings["reduction_factor"]),
-        brackets=int(settings["brackets"]), seed=int(metadata[folder.SEED]), data=metadata["data"],
-        smoke=bool(metadata[folder.SMOKE]), search_space=metadata["search_space"],
-        default_first=request.default_first, stop_at=request.stop_at, results_dir=experiment_dir.parent, experiment_name=experiment_dir.name,
-        max_failures=int(flags["max_failures"]), tags={}, timestamp_name=False, request=request,
-    )
 
 
 def plan_resume(spec: str, results_dir: Path | None, methods: list[str]):
