@@ -52,6 +52,32 @@ def add_run_flags(parser: argparse.ArgumentParser, *, backends=BACKENDS, resume:
                              f"package.module:attribute or file.py:attribute (default %(default)s)")
     parser.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
     add_limit_flags(parser)
+    add_scheduler_flags(parser)
+    parser.add_argument("--data-dir", default=None,
+                        help="where the data set is (see docs/reference.md, Data)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="synthetic data shaped like the real set: a quick check of the set-up")
+    add_results_flags(parser)
+    if experiment_name:
+        parser.add_argument("--experiment-name", default=None,
+                            help=f"name prefix, {NAME_CHARACTERS}; a timestamp is appended "
+                                 "(default: METHOD-OBJECTIVE)")
+    if max_failures:
+        parser.add_argument("--max-failures", type=int, default=20,
+                            help="failed trials tolerated before tuning is aborted (default %(default)s)")
+    add_trial_flags(parser)
+    add_backend_flags(parser, backends)
+    if resume:
+        parser.add_argument("--resume", metavar="EXPERIMENT", default=None,
+                            help="continue an interrupted experiment (name, prefix, path or "
+                                 "'latest' under --results-dir) to its original limits, with its "
+                                 "own settings (no other flag may be given). Unlike every analysis "
+                                 "command, this loads code the experiment names: its pickled tuner "
+                                 "and its objective. Resume only experiments you made yourself")
+
+
+def add_scheduler_flags(parser: argparse.ArgumentParser) -> None:
+    """How the scheduler compares trials and samples configurations."""
     parser.add_argument("--max-resource", "--max-epochs", dest="max_resource", type=int,
                         default=None, metavar="N",
                         help="resource (epochs) of a fully trained trial, the schedulers' max_t "
@@ -66,17 +92,10 @@ def add_run_flags(parser: argparse.ArgumentParser, *, backends=BACKENDS, resume:
     parser.add_argument("--seed", type=int, default=0,
                         help="seeds the scheduler's sampling and the trials' initial weights "
                              "(default %(default)s)")
-    parser.add_argument("--data-dir", default=None, help="where the data set is (see README, Data)")
-    parser.add_argument("--smoke", action="store_true",
-                        help="synthetic data shaped like the real set: a quick check of the set-up")
-    add_results_flags(parser)
-    if experiment_name:
-        parser.add_argument("--experiment-name", default=None,
-                            help=f"name prefix, {NAME_CHARACTERS}; a timestamp is appended "
-                                 "(default: METHOD-OBJECTIVE)")
-    if max_failures:
-        parser.add_argument("--max-failures", type=int, default=20,
-                            help="failed trials tolerated before tuning is aborted (default %(default)s)")
+
+
+def add_trial_flags(parser: argparse.ArgumentParser) -> None:
+    """What each trial uses and searches."""
     parser.add_argument("--cpus-per-trial", type=int, default=None,
                         help="CPU threads each trial uses (default: the CPUs split evenly among the "
                              "workers; 1 per trial on GPUs)")
@@ -86,6 +105,10 @@ def add_run_flags(parser: argparse.ArgumentParser, *, backends=BACKENDS, resume:
                         help="'full': the objective's search space; 'recorded': only the "
                              "configurations of its recorded table, so that real and simulated "
                              "runs can be compared trial by trial (default %(default)s)")
+
+
+def add_backend_flags(parser: argparse.ArgumentParser, backends) -> None:
+    """Where trials run: this machine's processes, the simulator, or a Ray cluster."""
     if len(backends) > 1:
         parser.add_argument("--backend", default="warm",
                             help="how trials run: 'warm' (forked from a process with torch and the "
@@ -104,13 +127,6 @@ def add_run_flags(parser: argparse.ArgumentParser, *, backends=BACKENDS, resume:
                         help="--backend ray: a folder every node can read and write, for the "
                              "trials' checkpoints (default: inside the experiment folder, right "
                              "when all nodes share this machine's disk)")
-    if resume:
-        parser.add_argument("--resume", metavar="EXPERIMENT", default=None,
-                            help="continue an interrupted experiment (name, prefix, path or "
-                                 "'latest' under --results-dir) to its original limits, with its "
-                                 "own settings (no other flag may be given). Unlike every analysis "
-                                 "command, this loads code the experiment names: its pickled tuner "
-                                 "and its objective. Resume only experiments you made yourself")
 
 
 def request_from(args: argparse.Namespace, method: str) -> RunRequest:
