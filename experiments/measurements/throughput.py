@@ -229,9 +229,11 @@ def tuning_run(backend: str, budget: float, results_dir: Path, workers: int = 2)
 def tuning_figures(experiment: Path) -> dict:
     import pandas as pd
 
-    results = pd.read_csv(experiment / "results.csv.zip")
-    metadata = json.loads((experiment / "metadata.json").read_text())
-    segments = pd.DataFrame(metadata["trial_timeline"]).sort_values("start_s")
+    from analysis import experiment_folder as folder
+
+    results = pd.read_csv(experiment / folder.RESULTS_FILE)
+    metadata = folder.read_metadata(experiment)
+    segments = pd.DataFrame(metadata[folder.TRIAL_TIMELINE]).sort_values("start_s")
     # start-up: trial (re)started by the tuner -> first training step of that process
     first_steps = results.groupby(["trial_id", "first_step_at"]).size().reset_index()
     startups = []
@@ -248,7 +250,7 @@ def tuning_figures(experiment: Path) -> dict:
         for before, after in zip(rows, rows[1:]):
             if before["trial_id"] in last_report:
                 reactions.append(after["start_unix"] - last_report[before["trial_id"]])
-    n_workers = int(metadata["n_workers"])
+    n_workers = int(metadata[folder.N_WORKERS])
     utilization = results["epoch_time_s"].sum() / (n_workers * results["st_tuner_time"].max())
     return {
         "startup_s": round(statistics.median(startups), 3) if startups else None,

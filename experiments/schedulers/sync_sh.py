@@ -22,6 +22,7 @@ from syne_tune.optimizer.schedulers.searchers.last_value_multi_fidelity_searcher
     LastValueMultiFidelitySearcher,
 )
 
+from analysis import experiment_folder as folder
 from experiments.compat.syne_tune import NothingToStartYet
 
 FREE, PENDING, DONE = "free", "pending", "done"
@@ -119,7 +120,7 @@ class SynchronousSuccessiveHalving(TrialScheduler):
 
         scheduler = SynchronousSuccessiveHalving(
             config_space, metric="validation_error", time_attr="epoch", max_t=10,
-            grace_period=2, reduction_factor=2, max_resource_attr="max_resource")
+            grace_period=1, reduction_factor=3, max_resource_attr="max_resource")
         SchedulingTuner(trial_backend=backend, scheduler=scheduler, ...).run()
     """
 
@@ -323,9 +324,9 @@ class SynchronousSuccessiveHalving(TrialScheduler):
         return {
             "scheduler_name": type(self).__name__,
             "metric": self.metric,
-            "busy": self.busy,
-            "num_brackets": self.num_brackets,
-            "bracket_sizes": [self.bracket_size(b) for b in range(self.num_brackets)],
+            folder.SH_BUSY: self.busy,
+            folder.SH_BRACKETS: self.num_brackets,
+            folder.SH_BRACKET_SIZES: [self.bracket_size(b) for b in range(self.num_brackets)],
             "metric_names": self.metric_names(),
             "metric_mode": self.metric_mode(),
         }
