@@ -13,15 +13,14 @@ recorded are skipped, so an interrupted recording continues where it stopped.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
-import os
 import platform
 import time
 from pathlib import Path
 
 import pandas as pd
 
+from experiments.backends.warm import preload_request
 from experiments.tuning.resources import cpus_available
 from objectives import BUILTIN_OBJECTIVES, load_objective
 from objectives.objective import TrialRun
@@ -69,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="epochs of every recorded curve (default: the objective's)")
     parser.add_argument("--table", type=Path, default=None,
                         help="CSV to write or extend (default objectives/tables/OBJECTIVE.csv)")
-    parser.add_argument("--data-dir", default=None, help="where the data set is (see README, Data)")
+    parser.add_argument("--data-dir", default=None, help="where the data set is (see docs/reference.md, Data)")
     parser.add_argument("--smoke", action="store_true", help="synthetic data (for tests)")
     return parser
 
@@ -115,11 +114,10 @@ def record(objective_spec: str, n_configs: int, workers: int, max_epochs: int | 
           f"training {len(todo)} with {workers} worker(s), {threads} thread(s) each", flush=True)
     started = time.perf_counter()
     # the data are loaded once by the forkserver, then forked into each worker
-    os.environ["HPO_WARM_PRELOAD"] = json.dumps({"objective": objective_spec, "data": data_file})
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["experiments.backends.warm_preload"])
     tasks = [(objective_spec, i, c, data_file, max_epochs, threads) for i, c in todo]
-    with context.Pool(workers, maxtasksperchild=1) as pool:
+    with preload_request(objective_spec, data_file), context.Pool(workers, maxtasksperchild=1) as pool:
         for n, rows in enumerate(pool.imap_unordered(_train_task, tasks), start=1):
             config_id = rows[0]["config_id"]
             frame = pd.concat([frame, pd.DataFrame(rows)], ignore_index=True)

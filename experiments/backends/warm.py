@@ -77,13 +77,13 @@ def run_forked_trial(function: str, kwargs: dict, stdout: str, stderr: str, env:
 
 
 @contextlib.contextmanager
-def preload_request(settings: TrialSettings | None):
-    """What the forkserver preloads, in the environment only while it starts: the forkserver
-    reads its environment once, at the first process of this launcher, and nothing else of
-    the launcher should see the variable."""
+def preload_request(objective: str | None, data: str | None):
+    """What the forkserver preloads (`objective` as `load_objective` takes it; None: nothing),
+    in the environment only while it starts: the forkserver reads its environment once, at the
+    first process of this launcher, and nothing else of the launcher should see the variable."""
     before = os.environ.get(PRELOAD_ENV)
-    if settings is not None:
-        os.environ[PRELOAD_ENV] = json.dumps({"objective": settings.objective, "data": settings.data})
+    if objective is not None:
+        os.environ[PRELOAD_ENV] = json.dumps({"objective": objective, "data": data})
     try:
         yield
     finally:
@@ -105,7 +105,7 @@ class WarmBackend(ProcessHooks, PythonBackend):
         self.settings = settings
         # Start the warm process now and wait until it has loaded everything (a few seconds),
         # so that the wait is not inside the tuner's timed loop.
-        with preload_request(settings):
+        with preload_request(settings and settings.objective, settings and settings.data):
             warm_up = self._context().Process(target=do_nothing)
             warm_up.start()
             warm_up.join()
