@@ -33,7 +33,7 @@ data: $(STAMP)
 	@if [ -z "$$FASHION_MNIST_DIR" ] && [ ! -e $(FASHION_MNIST_DEB)/train-images-idx3-ubyte.gz ] \
 	    && command -v apt-get >/dev/null; then \
 	  $(APT_INSTALL) dataset-fashion-mnist \
-	    || echo "warning: could not install dataset-fashion-mnist; see README, Data"; \
+	    || echo "warning: could not install dataset-fashion-mnist; see docs/reference.md, Data"; \
 	fi
 	$(PY) -m objectives.prepare_data fashion_mnist_lenet
 

@@ -19,7 +19,7 @@ def prepare(objective_spec: str, data_dir: str | None) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("objective", help=f"{', '.join(BUILTIN_OBJECTIVES)}, or module:attribute")
-    parser.add_argument("--data-dir", default=None, help="where the data set is (see README, Data)")
+    parser.add_argument("--data-dir", default=None, help="where the data set is (see docs/reference.md, Data)")
     args = parser.parse_args(argv)
     path = run_command(lambda: prepare(args.objective, args.data_dir))
     print(f"{args.objective}: data cached at {path}")

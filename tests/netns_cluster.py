@@ -2,7 +2,7 @@
 
 Namespace A (the head machine, 10.200.0.1) runs `ray start --head`, namespace B (a worker
 machine, 10.200.0.2) runs `ray start --address 10.200.0.1:6379`: the commands a user runs on
-two real machines (README, "Beyond one machine: Ray"), with token authentication on. Drivers
+two real machines (docs/ray.md, "Setting up a cluster"), with token authentication on. Drivers
 (the launchers) are run inside namespace A, as a user runs the tuner on the head machine.
 
 Only the network is namespaced. Processes, the filesystem and $HOME are shared, so whatever

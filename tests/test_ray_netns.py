@@ -1,5 +1,5 @@
 """ASHA on a Ray cluster of two "machines": two network namespaces on this host (see
-tests/netns_cluster.py), set up with the commands of the README (`ray start --head` on the
+tests/netns_cluster.py), set up with the commands of docs/ray.md (`ray start --head` on the
 head, `ray start --address HEAD:6379` on the other machine, token authentication on).
 
 The tuner runs on the head machine, as a user runs it. The other machine lacks the tuner's
@@ -100,7 +100,7 @@ def test_asha_on_two_machines_ships_the_data_to_the_one_lacking_it(two_machines_
         assert (b_cache / cached.name).read_bytes() == cached.read_bytes()
         assert cluster.run_in_view_of(worker, ["ls", "-A", str(cache)]).split() == [cached.name]
 
-        # Every port reachable from the other machine is one the README tells to open.
+        # Every port reachable from the other machine is one docs/ray.md tells to open.
         for machine, is_head in ((head, True), (worker, False)):
             for addr, port, process in netns_cluster.listening_ports(machine.netns):
                 if addr not in ("127.0.0.1", "[::1]"):

@@ -48,7 +48,7 @@ class RunRequest:
     max_trials: int | None = None  # end the run once this many trials have ended
     max_resource: int | None = None
     # the study's sweep (LeNet, 2 workers) favours grace period 1 and reduction factor 4 (see
-    # the README's Results); the defaults stay until other benchmarks and worker counts agree
+    # docs/results.md); the defaults stay until other benchmarks and worker counts agree
     grace_period: int = STUDY_SETTINGS.grace_period
     reduction_factor: int = STUDY_SETTINGS.reduction_factor
     brackets: int | None = None  # None: the method's own
