@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -56,6 +57,29 @@ def recorded_configurations(objective: str, table: Path | None = None) -> dict[i
     if not path.exists():
         return {}
     return {int(k): v for k, v in json.loads(path.read_text()).get("configs", {}).items()}
+
+
+class UnrecordedConfiguration(LookupError):
+    """A trial names a recorded configuration (by `config_id`) that the objective's table lacks."""
+
+
+def trial_hyperparameters(config: Mapping, objective: str, hyperparameters: Collection[str]) -> dict:
+    """The hyperparameters of a trial's configuration as recorded: the configuration itself, or,
+    where it holds a `config_id` that is not one of the objective's own `hyperparameters` (a run
+    over the recorded configurations), the recorded configuration of that id.
+
+    Every backend's trials, the test evaluation of the best trial and the analysis resolve a
+    configuration here. It needs only the objective's name and hyperparameter names, so that the
+    analysis, which never loads the objective, resolves configurations as the trials did."""
+    if "config_id" not in config or "config_id" in hyperparameters:
+        return dict(config)
+    config_id = int(config["config_id"])
+    recorded = recorded_configurations(objective)
+    if config_id not in recorded:
+        raise UnrecordedConfiguration(
+            f"configuration {config_id} is not recorded for objective {objective!r} "
+            f"(see {metadata_path(table_path(objective))})")
+    return dict(recorded[config_id])
 
 
 def complete_curves(frame: pd.DataFrame, max_epochs: int) -> pd.DataFrame:

@@ -64,13 +64,12 @@ def run_trial(config: dict, checkpoint_dir: str | None, report, settings: TrialS
     hyperparameters), reporting through `report`. Every backend's trials run this."""
     from objectives import load_objective
     from objectives.objective import TrialRun
-    from objectives.tables import recorded_configurations
+    from objectives.tables import trial_hyperparameters
 
     config = dict(config)
     max_resource = int(config.pop(RESOURCE_BOUND, settings.max_resource))
     objective = load_objective(settings.objective)
-    if "config_id" in config and "config_id" not in objective.search_space:
-        config = recorded_configurations(objective.name)[int(config["config_id"])]
+    config = trial_hyperparameters(config, objective.name, objective.search_space)
     run = TrialRun(report=checked_report(report, objective.metric, objective.resource_attr),
                    max_resource=max_resource, checkpoint_dir=checkpoint_dir,
                    data=settings.data, threads=settings.threads, seed=settings.seed)

@@ -98,3 +98,21 @@ def test_debug_script_missing_data_exits_2(tmp_path):
     completed = run_script(["objectives/cifar10_cnn.py", "--data-dir", str(tmp_path)], check=False)
     assert completed.returncode == 2
     assert "does not hold CIFAR-10" in completed.stderr
+
+
+def test_recorded_configuration_is_resolved_by_its_id_only_where_the_space_has_none():
+    """The one resolver every backend's trials, the test evaluation and the analysis use."""
+    from objectives.tables import UnrecordedConfiguration, recorded_configurations, trial_hyperparameters
+
+    recorded = recorded_configurations("fashion_mnist_lenet")
+    config_id = min(recorded)
+    space = load_objective("fashion_mnist_lenet").search_space
+    assert trial_hyperparameters({"config_id": config_id}, "fashion_mnist_lenet", space) == recorded[config_id]
+    assert trial_hyperparameters({"config_id": float(config_id)}, "fashion_mnist_lenet", []) == recorded[config_id]
+    # hyperparameters as they are; an objective's own config_id is a hyperparameter like any other
+    assert trial_hyperparameters({"learning_rate": 0.1}, "fashion_mnist_lenet", space) == {"learning_rate": 0.1}
+    assert trial_hyperparameters({"config_id": 3}, "fashion_mnist_lenet", ["config_id"]) == {"config_id": 3}
+    with pytest.raises(UnrecordedConfiguration, match="not recorded"):
+        trial_hyperparameters({"config_id": max(recorded) + 1}, "fashion_mnist_lenet", space)
+    with pytest.raises(UnrecordedConfiguration):  # a name that is no table's: nothing is read
+        trial_hyperparameters({"config_id": 0}, "../fashion_mnist_lenet", [])

@@ -16,7 +16,7 @@ from analysis import experiment_folder as folder
 from experiments.schedulers import scheduler_record
 from experiments.tuning.build import build_tuner
 from experiments.tuning.plan import RunPlan
-from objectives.tables import recorded_configurations
+from objectives.tables import trial_hyperparameters
 
 
 class RunEnded(Exception):
@@ -54,9 +54,9 @@ def best_trial(plan: RunPlan, experiment) -> tuple[int | None, dict | None]:
     best = folder.best_row(experiment.results, experiment.metadata)
     if best is None:
         return None, None
-    if "config_config_id" in best and "config_id" not in plan.objective.search_space:
-        return int(best["trial_id"]), recorded_configurations(plan.objective.name)[int(best["config_config_id"])]
-    return int(best["trial_id"]), {name: best[f"config_{name}"] for name in plan.objective.hyperparameters}
+    searched = {column[len("config_"):]: best[column]
+                for column in folder.hyperparameter_columns(experiment.metadata, experiment.results)}
+    return int(best["trial_id"]), trial_hyperparameters(searched, plan.objective.name, plan.objective.search_space)
 
 
 def evaluate_best_on_test(plan: RunPlan, experiment_dir: Path,
