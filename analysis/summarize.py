@@ -23,6 +23,7 @@ from analysis.experiment_folder import hyperparameter_columns
 from analysis.experiments import add_results_dir_flag, load, resolve_runs
 from analysis.figure_files import check_output_file
 from analysis.metrics import stopped_early, trial_segments, wallclock_seconds, worker_utilization
+from objectives.tables import UnrecordedConfiguration, trial_hyperparameters
 from objectives.usage import run_command
 
 
@@ -35,14 +36,25 @@ def _clean(value):
     return value
 
 
-def config_of(row, results: pd.DataFrame, metadata: dict) -> dict:
-    """The hyperparameters of a result row (a recorded configuration's id resolved to them)."""
-    config = {c[len("config_"):]: _clean(row[c]) for c in hyperparameter_columns(metadata, results)}
-    if "config_id" in config:
-        from objectives.tables import recorded_configurations
+def objective_hyperparameters(metadata: dict, searched: list[str]) -> list[str]:
+    """The objective's own hyperparameter names, as far as the metadata tells: those the run
+    searched, unless it searched the recorded configurations by `config_id` instead (as older
+    experiments, which do not say which space they searched, could have)."""
+    if metadata.get(folder.SEARCH_SPACE) == "full":
+        return list(searched)
+    return [name for name in searched if name != "config_id"]
 
-        config.update(recorded_configurations(metadata[folder.OBJECTIVE]).get(int(config["config_id"]), {}))
-    return config
+
+def config_of(row, results: pd.DataFrame, metadata: dict) -> dict:
+    """The hyperparameters of a result row; a recorded configuration's id is kept and resolved
+    to the configuration's values, as its trial resolved it."""
+    config = {c[len("config_"):]: _clean(row[c]) for c in hyperparameter_columns(metadata, results)}
+    try:
+        resolved = trial_hyperparameters(config, metadata.get(folder.OBJECTIVE),
+                                         objective_hyperparameters(metadata, list(config)))
+    except UnrecordedConfiguration:  # a table on this machine that lacks it: the id alone
+        return config
+    return {**config, **resolved}
 
 
 def trials_per_node(trial_nodes: dict) -> dict:
@@ -53,28 +65,23 @@ def trials_per_node(trial_nodes: dict) -> dict:
     return dict(sorted(counts.items()))
 
 
-def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
-    """The summary of one experiment (name, prefix, folder or `latest`) as a flat dict. Keys
-    named after the objective's metric and resource: best_validation_error, epochs_total, ..."""
-    experiment = load(str(spec), results_dir)
-    path = Path(experiment.path)
+def summary_outline(experiment, wallclock: float) -> dict:
+    """The summary's keys in the order shown: what the metadata says of the run, and the
+    outcomes empty (no trials, no best) until the results fill them in."""
     metadata = experiment.metadata or {}
     results = experiment.results
     metric = folder.metric_of(metadata)
     resource_attr = folder.resource_attr_of(metadata)
     test_metric = metadata.get(folder.TEST_METRIC, "test_error")
-    n_workers = int(metadata.get(folder.N_WORKERS, 1))
-    segments = trial_segments(results, metadata)
-    wallclock = wallclock_seconds(results, segments)
     summary = {
         "name": experiment.name,
-        "path": str(path),
+        "path": str(Path(experiment.path)),
         "comparison": metadata.get(folder.COMPARISON),
         "objective": metadata.get(folder.OBJECTIVE),
         "scheduler": metadata.get(folder.SCHEDULER),
         "seed": metadata.get(folder.SEED),
         "trial_backend": metadata.get(folder.TRIAL_BACKEND),
-        "n_workers": n_workers,
+        "n_workers": int(metadata.get(folder.N_WORKERS, 1)),
         "smoke": metadata.get(folder.SMOKE, False),
         "simulated": metadata.get(folder.SIMULATED, False),
         "trials": 0,
@@ -94,21 +101,32 @@ def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
     }
     if test_metric:
         summary[test_metric] = _clean(metadata.get(test_metric))
+    return summary
+
+
+def failures_and_placement(metadata: dict) -> dict:
+    """The failed trials and their errors, where the suggestions came from, where trials ran."""
     failures = {str(s.trial_id): s.error or "" for s in folder.timeline_of(metadata) if s.status == "Failed"}
-    summary.update(trials_failed=len(failures), failures=failures)
+    found = {"trials_failed": len(failures), "failures": failures}
     if metadata.get(folder.SEARCHER_COUNTS):
         counts = metadata[folder.SEARCHER_COUNTS]
-        summary["suggestions_by_source"] = {k: v for k, v in counts.items() if k != "fallback_errors"}
+        found["suggestions_by_source"] = {k: v for k, v in counts.items() if k != "fallback_errors"}
     if metadata.get(folder.TRIAL_NODES):  # a Ray cluster: where the trials ran
-        summary.update(cluster_nodes=metadata.get(folder.RAY_CLUSTER, {}).get("nodes"),
-                       trials_per_node=trials_per_node(metadata[folder.TRIAL_NODES]))
-    best = folder.best_row(results, metadata)
-    if best is None:
-        return summary
+        found.update(cluster_nodes=metadata.get(folder.RAY_CLUSTER, {}).get("nodes"),
+                     trials_per_node=trials_per_node(metadata[folder.TRIAL_NODES]))
+    return found
+
+
+def outcome(experiment, best, segments: list, wallclock: float) -> dict:
+    """What the trials did: how many, how far, the best one, its weights and how to load them."""
+    metadata = experiment.metadata or {}
+    results = experiment.results
+    metric = folder.metric_of(metadata)
+    resource_attr = folder.resource_attr_of(metadata)
     max_t = folder.max_resource_of(metadata, results)
-    utilization = worker_utilization(segments, n_workers, wallclock)
+    utilization = worker_utilization(segments, int(metadata.get(folder.N_WORKERS, 1)), wallclock)
     config = config_of(best, results, metadata)
-    summary.update({
+    found = {
         "trials": int(results["trial_id"].nunique()),
         "trials_stopped_early": len(stopped_early(results, resource_attr, max_t)),
         f"{resource_attr}s_total": int(len(results)),
@@ -116,13 +134,29 @@ def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
         "best_trial_id": int(best["trial_id"]),
         "best_config": config,
         "worker_utilization": None if utilization is None else round(utilization, 4),
-    })
-    checkpoint = folder.checkpoint_folder(path, int(best["trial_id"]), metadata.get(folder.CHECKPOINT_ROOT))
+    }
+    checkpoint = folder.checkpoint_folder(Path(experiment.path), int(best["trial_id"]),
+                                          metadata.get(folder.CHECKPOINT_ROOT))
     if checkpoint.exists():
-        summary["best_checkpoint"] = str(checkpoint)
+        found["best_checkpoint"] = str(checkpoint)
         lines = folder.load_model_lines(metadata, config, checkpoint)
         if lines:
-            summary["load_best_model"] = lines
+            found["load_best_model"] = lines
+    return found
+
+
+def summarize_experiment(spec, results_dir: Path | None = None) -> dict:
+    """The summary of one experiment (name, prefix, folder or `latest`) as a flat dict. Keys
+    named after the objective's metric and resource: best_validation_error, epochs_total, ..."""
+    experiment = load(str(spec), results_dir)
+    metadata = experiment.metadata or {}
+    segments = trial_segments(experiment.results, metadata)
+    wallclock = wallclock_seconds(experiment.results, segments)
+    summary = summary_outline(experiment, wallclock)
+    summary.update(failures_and_placement(metadata))
+    best = folder.best_row(experiment.results, metadata)
+    if best is not None:
+        summary.update(outcome(experiment, best, segments, wallclock))
     return summary
 
 

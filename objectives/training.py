@@ -109,6 +109,38 @@ def load_checkpoint(checkpoint_dir: str | None) -> dict | None:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def resume_from_checkpoint(checkpoint_dir: str | None, model, optimizer) -> int:
+    """The epoch to train first: 1, or the one after the checkpoint's, once the checkpoint's
+    weights, optimiser state and random number generator's state are restored."""
+    state = load_checkpoint(checkpoint_dir)
+    if state is None:
+        return 1
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"])
+    return state["epoch"] + 1
+
+
+def train_one_epoch(model, optimizer, images: torch.Tensor, labels: torch.Tensor, mean: torch.Tensor,
+                    std: torch.Tensor, batch_size: int, bf16: bool) -> float:
+    """One pass over the training split in a random order; the sample-weighted mean loss."""
+    device = images.device
+    n = len(images)
+    model.train()
+    order = torch.randperm(n, device=device)
+    loss_sum = torch.zeros((), device=device)
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size]
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            logits = model(to_float(images[idx], mean, std))
+        loss = F.cross_entropy(logits.float(), labels[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.detach() * len(idx)
+    return loss_sum.item() / n
+
+
 def train(
     model: torch.nn.Module,
     make_optimizer: Callable[[torch.nn.Module], torch.optim.Optimizer],
@@ -130,37 +162,18 @@ def train(
     bf16 = use_bf16(device)
     model = model.to(device, memory_format=torch.channels_last)
     optimizer = make_optimizer(model)
-    first_epoch = 1
-    state = load_checkpoint(setup.checkpoint_dir)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
-        first_epoch = state["epoch"] + 1
+    first_epoch = resume_from_checkpoint(setup.checkpoint_dir, model, optimizer)
 
     mean_t = torch.tensor(mean, device=device).view(1, -1, 1, 1)
     std_t = torch.tensor(std, device=device).view(1, -1, 1, 1)
     train_x, train_y = splits.train_x.to(device), splits.train_y.to(device)
     val_x, val_y = splits.val_x.to(device), splits.val_y.to(device)
-    n = len(train_x)
 
     # wall-clock time of this process's first training step: start-up cost = this - trial start
     first_step_at = time.time()
     for epoch in range(first_epoch, setup.max_epochs + 1):
         started = time.perf_counter()
-        model.train()
-        order = torch.randperm(n, device=device)
-        loss_sum = torch.zeros((), device=device)
-        for start in range(0, n, setup.batch_size):
-            idx = order[start : start + setup.batch_size]
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                logits = model(to_float(train_x[idx], mean_t, std_t))
-            loss = F.cross_entropy(logits.float(), train_y[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.detach() * len(idx)
-        train_loss = loss_sum.item() / n
+        train_loss = train_one_epoch(model, optimizer, train_x, train_y, mean_t, std_t, setup.batch_size, bf16)
         train_time = time.perf_counter() - started
         timing = {"train_time_s": train_time, "first_step_at": first_step_at}
         if not math.isfinite(train_loss):

@@ -10,7 +10,7 @@ import pytest
 
 from analysis.experiments import ExperimentNotFound, resolve_experiment
 from analysis.summarize import summarize_experiment
-from tests.conftest import REPO, run_script
+from tests.conftest import REPO, run_launcher, run_script
 
 SUMMARY_KEYS = {
     "name", "objective", "scheduler", "n_workers", "trials", "trials_stopped_early",
@@ -82,3 +82,17 @@ def test_notebook_runs_against_an_experiment(smoke_experiment, smoke_results_dir
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert any("image/png" in o.get("data", {}) for o in outputs)
     assert any(smoke_experiment.name in o.get("text", "") for o in outputs)
+
+
+def test_recorded_configurations_are_resolved_in_trials_test_score_and_summary(tmp_path):
+    """A run over recorded configurations searches their ids: the trials train the configuration
+    an id names, the best one is scored on the test data, the summary shows id and values."""
+    from objectives.tables import recorded_configurations
+
+    experiment = run_launcher("run_asha.py", tmp_path, "--smoke", "--max-results", "8",
+                              "--search-space", "recorded")
+    summary = summarize_experiment(experiment)
+    recorded = recorded_configurations("fashion_mnist_lenet")
+    best = summary["best_config"]
+    assert best == {"config_id": best["config_id"], **recorded[best["config_id"]]}
+    assert summary["test_error"] is not None

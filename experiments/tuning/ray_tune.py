@@ -18,13 +18,14 @@ from types import SimpleNamespace
 
 from analysis import experiment_folder as folder
 from experiments.schedulers import RAY_TUNE_ASHA
-from experiments.backends.ray_tune_trainable import train_trial, trial_number
+from experiments.backends.ray_tune_trainable import RayTuneTrialFiles, train_trial, trial_number
 from experiments.schedulers.sync_sh import rung_levels
 from experiments.tuning.callbacks import ProgressPrinter
 from experiments.tuning.plan import RunPlan, RunRequest, make_plan
 from experiments.tuning.provenance import metadata_of
 from experiments.tuning.run import evaluate_best_on_test, interrupted
 from objectives.tables import recorded_configurations
+from objectives.trial import TrialSettings
 from objectives.usage import UsageError
 
 TUNER_NAME = "ray_tune"  # Ray Tune's own folder inside the experiment
@@ -56,81 +57,106 @@ def ray_search_space(search_space: dict) -> dict:
     return translated
 
 
+class RunRecord:
+    """What a Ray Tune run did, in the suite's terms and on the driver's clock: one results row
+    per report, a worker timeline, the node of each trial. Ray Tune's callback
+    (`experiment_recorder`) feeds it; `write_records` writes it."""
+
+    def __init__(self, resource_attr: str, max_t: int):
+        self.resource_attr = resource_attr
+        self.max_t = max_t
+        self.rows: list[dict] = []
+        self.segments: list[folder.TimelineSegment] = []
+        self.open: dict[int, folder.TimelineSegment] = {}  # trial id -> its running segment
+        self.last_result: dict[int, tuple] = {}  # trial id -> (resource, stopped by ASHA)
+        self.trial_nodes: dict[str, str] = {}
+        self.start = time.perf_counter()
+
+    def now(self) -> float:
+        return time.perf_counter() - self.start
+
+    def trial_started(self, trial_id: int) -> None:
+        segment = folder.TimelineSegment(
+            trial_id=trial_id, worker=folder.lowest_free_worker(self.open.values()),
+            start_s=self.now(), start_unix=time.time())
+        self.open[segment.trial_id] = segment
+        self.segments.append(segment)
+
+    def trial_reported(self, trial_id: int, config: dict, result: dict, stop: bool) -> None:
+        """One results row: what the trial reported, its configuration, Syne Tune's columns."""
+        from ray.tune.result import AUTO_RESULT_KEYS
+
+        now = self.now()
+        segment = self.open.get(trial_id)
+        row = {key: value for key, value in result.items()
+               if key not in AUTO_RESULT_KEYS and key not in RAY_BOOKKEEPING
+               and not isinstance(value, dict)}
+        row.update(
+            trial_id=trial_id, st_tuner_time=now,
+            st_worker_time=now - segment.start_s if segment else None,
+            st_decision="STOP" if stop else "CONTINUE", st_status="InProgress",
+            **{f"config_{key}": value for key, value in config.items()},
+        )
+        self.rows.append(row)
+        self.last_result[trial_id] = (result.get(self.resource_attr, 0), stop)
+        if "node_id" in result:
+            self.trial_nodes[str(trial_id)] = result["node_id"]
+
+    def trial_ended(self, trial_id: int, status: str, error: str | None = None) -> None:
+        segment = self.open.pop(trial_id, None)
+        if segment is not None:
+            segment.end_s, segment.status, segment.error = self.now(), status, error
+
+    def trial_completed(self, trial_id: int) -> None:
+        epoch, stopped = self.last_result.get(trial_id, (0, False))
+        # neither trained to max_t nor stopped by ASHA: ended by the budget
+        self.trial_ended(trial_id, "Completed" if epoch >= self.max_t else "Stopped" if stopped else "Killed")
+
+    def trial_failed(self, trial_id: int, error) -> None:
+        """Ended by an error: its last line (the exception) is what the summary shows."""
+        lines = [line.strip() for line in str(error or "").splitlines() if line.strip()]
+        self.trial_ended(trial_id, "Failed", lines[-1][:500] if lines else "failed")
+
+    def run_ended(self) -> None:
+        for trial_id in list(self.open):
+            self.trial_ended(trial_id, "Killed")
+
+
 def experiment_recorder(plan: RunPlan):
-    """A Ray Tune callback writing what happens in the suite's terms, on the driver's clock:
-    one results row per report, a worker timeline, the node of each trial, progress lines.
+    """A Ray Tune callback recording what happens in a RunRecord and printing progress lines.
     (Built here so that importing this module does not import Ray.)"""
     from ray.tune import Callback
-    from ray.tune.result import AUTO_RESULT_KEYS
     from syne_tune.optimizer.scheduler import SchedulerDecision
 
     objective = plan.objective
-    max_t = plan.max_resource
 
-    class ExperimentRecorder(Callback):
+    class ExperimentRecorder(RunRecord, Callback):
         def __init__(self):
-            self.rows: list[dict] = []
-            self.segments: list[folder.TimelineSegment] = []
-            self.open: dict[int, folder.TimelineSegment] = {}  # trial id -> its running segment
-            self.last_result: dict[int, tuple] = {}  # trial id -> (resource, stopped by ASHA)
-            self.trial_nodes: dict[str, str] = {}
+            super().__init__(objective.resource_attr, plan.max_resource)
             self.printer = ProgressPrinter(objective.metric, objective.mode, objective.resource_attr,
-                                           max_t, "Ray Tune's ASHA")
-            self.start = time.perf_counter()
-
-        def now(self) -> float:
-            return time.perf_counter() - self.start
+                                           plan.max_resource, "Ray Tune's ASHA")
 
         def setup(self, **info):
             self.start = self.printer.start = time.perf_counter()
 
         def on_trial_start(self, iteration, trials, trial, **info):
-            segment = folder.TimelineSegment(
-                trial_id=trial_number(trial.trial_id), worker=folder.lowest_free_worker(self.open.values()),
-                start_s=self.now(), start_unix=time.time())
-            self.open[segment.trial_id] = segment
-            self.segments.append(segment)
+            self.trial_started(trial_number(trial.trial_id))
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
             trial_id = trial_number(trial.trial_id)
             stop = bool(result.get("done"))  # Ray Tune sets it when the scheduler says STOP
-            now = self.now()
-            segment = self.open.get(trial_id)
-            row = {key: value for key, value in result.items()
-                   if key not in AUTO_RESULT_KEYS and key not in RAY_BOOKKEEPING
-                   and not isinstance(value, dict)}
-            row.update(
-                trial_id=trial_id, st_tuner_time=now,
-                st_worker_time=now - segment.start_s if segment else None,
-                st_decision="STOP" if stop else "CONTINUE", st_status="InProgress",
-                **{f"config_{key}": value for key, value in trial.config.items()},
-            )
-            self.rows.append(row)
-            self.last_result[trial_id] = (result.get(objective.resource_attr, 0), stop)
-            if "node_id" in result:
-                self.trial_nodes[str(trial_id)] = result["node_id"]
+            self.trial_reported(trial_id, trial.config, result, stop)
             self.printer.on_trial_result(SimpleNamespace(trial_id=trial_id), None, result,
                                          SchedulerDecision.STOP if stop else SchedulerDecision.CONTINUE)
 
-        def _end(self, trial_id: int, status: str, error: str | None = None):
-            segment = self.open.pop(trial_id, None)
-            if segment is not None:
-                segment.end_s, segment.status, segment.error = self.now(), status, error
-
         def on_trial_complete(self, iteration, trials, trial, **info):
-            trial_id = trial_number(trial.trial_id)
-            epoch, stopped = self.last_result.get(trial_id, (0, False))
-            # neither trained to max_t nor stopped by ASHA: ended by the budget
-            self._end(trial_id, "Completed" if epoch >= max_t else "Stopped" if stopped else "Killed")
+            self.trial_completed(trial_number(trial.trial_id))
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            error = trial.get_error()
-            lines = [line.strip() for line in str(error or "").splitlines() if line.strip()]
-            self._end(trial_number(trial.trial_id), "Failed", lines[-1][:500] if lines else "failed")
+            self.trial_failed(trial_number(trial.trial_id), trial.get_error())
 
         def on_experiment_end(self, trials, **info):
-            for trial_id in list(self.open):
-                self._end(trial_id, "Killed")
+            self.run_ended()
 
     return ExperimentRecorder()
 
@@ -195,18 +221,11 @@ def make_ray_tune_plan(request: RunRequest) -> RunPlan:
     return dataclasses.replace(plan, method=RAY_TUNE_ASHA, experiment_name=name)
 
 
-def run_ray_tune(plan: RunPlan) -> Path:
-    """Tune with Ray Tune, write the experiment in the suite's layout, evaluate the best trial
-    on the test data; return the experiment folder."""
-    from ray import tune
-    from ray.tune.search.basic_variant import BasicVariantGenerator
+def start_experiment_folder(plan: RunPlan) -> Path:
+    """The new experiment's folder, with the metadata the Syne Tune launchers write."""
     from syne_tune.util import name_from_base
 
-    from experiments.backends.ray_tasks import data_file_of, ship_data
-    from experiments.tuning.build import first_configurations, hyperparameter_names, trial_settings
-
-    # Ray Tune warns about every trial that the budget ended before its first report
-    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    from experiments.tuning.build import hyperparameter_names
 
     objective = plan.objective
     name = name_from_base(plan.experiment_name) if plan.timestamp_name else plan.experiment_name
@@ -220,20 +239,45 @@ def run_ray_tune(plan: RunPlan) -> Path:
         folder.METRIC_NAMES: [objective.metric], folder.METRIC_MODE: objective.mode,
         "entrypoint": "ray_tune", "backend": "RayTune",
     })
+    return experiment_dir
+
+
+def ray_tune_space(plan: RunPlan) -> dict:
+    """What Ray Tune samples: the objective's space, or the recorded configurations by id."""
+    from ray import tune
+
     if plan.search_space == "recorded":
-        space = {"config_id": tune.choice(sorted(recorded_configurations(objective.name)))}
-    else:
-        space = ray_search_space(objective.search_space)
-    data_file = data_file_of(trial_settings(plan))
-    settings = {"objective": plan.objective_spec, "data": plan.data, "data_file": data_file,
-                "max_resource": plan.max_resource, "threads": plan.threads_per_trial,
-                "seed": plan.seed, "experiment_dir": str(experiment_dir),
-                "checkpoint_root": str(plan.checkpoint_root) if plan.checkpoint_root else None,
-                "data_box": ship_data(data_file, plan.cluster)}
-    recorder = experiment_recorder(plan)
-    tuner = tune.Tuner(
-        tune.with_resources(tune.with_parameters(train_trial, settings=settings),
-                            {"cpu": plan.trial_resources.cpus, "gpu": plan.trial_resources.gpus}),
+        return {"config_id": tune.choice(sorted(recorded_configurations(plan.objective.name)))}
+    return ray_search_space(plan.objective.search_space)
+
+
+def trial_files(plan: RunPlan, experiment_dir: Path, settings: TrialSettings) -> RayTuneTrialFiles:
+    """Where the trials write checkpoints and find the data set (shipped through Ray's object
+    store where some node may lack it)."""
+    from experiments.backends.ray_tasks import data_file_of, ship_data
+
+    data_file = data_file_of(settings)
+    return RayTuneTrialFiles(
+        experiment_dir=str(experiment_dir),
+        checkpoint_root=str(plan.checkpoint_root) if plan.checkpoint_root else None,
+        data_file=data_file, data_box=ship_data(data_file, plan.cluster))
+
+
+def build_ray_tuner(plan: RunPlan, experiment_dir: Path, recorder):
+    """Ray Tune's Tuner: random search and Ray's ASHA over the plan's space, trials sized as the
+    plan says, `recorder` told of every event, stopped at the plan's limits."""
+    from ray import tune
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    from experiments.tuning.build import first_configurations, trial_settings
+
+    objective = plan.objective
+    space = ray_tune_space(plan)
+    settings = trial_settings(plan)
+    trainable = tune.with_parameters(train_trial, settings=settings,
+                                     files=trial_files(plan, experiment_dir, settings))
+    return tune.Tuner(
+        tune.with_resources(trainable, {"cpu": plan.trial_resources.cpus, "gpu": plan.trial_resources.gpus}),
         param_space=space,
         tune_config=tune.TuneConfig(
             metric=objective.metric, mode=objective.mode,
@@ -248,6 +292,17 @@ def run_ray_tune(plan: RunPlan) -> Path:
         run_config=tune.RunConfig(name=TUNER_NAME, storage_path=str(experiment_dir),
                                   callbacks=[recorder], stop=count_limits(plan, recorder), verbose=0),
     )
+
+
+def run_ray_tune(plan: RunPlan) -> Path:
+    """Tune with Ray Tune, write the experiment in the suite's layout, evaluate the best trial
+    on the test data; return the experiment folder."""
+    # Ray Tune warns about every trial that the budget ended before its first report
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+
+    experiment_dir = start_experiment_folder(plan)
+    recorder = experiment_recorder(plan)
+    tuner = build_ray_tuner(plan, experiment_dir, recorder)
     try:
         tuner.fit()
     except KeyboardInterrupt as e:
