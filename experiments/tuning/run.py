@@ -105,8 +105,8 @@ def run_plan(plan: RunPlan, tuner=None) -> Path:
     folder.update_metadata(experiment_dir, **scheduler_record(tuner.scheduler))
     gpus = getattr(tuner.trial_backend, "gpu_of_trial", None)
     if plan.n_gpus:  # which GPU each trial ran on (one GPU: no rotation, all on it)
-        folder.update_metadata(experiment_dir, trial_gpus={
-            str(k): v for k, v in (gpus or {}).items()} if plan.n_gpus > 1 else "all on GPU 0")
+        folder.update_metadata(experiment_dir, **{folder.TRIAL_GPUS: {
+            str(k): v for k, v in (gpus or {}).items()} if plan.n_gpus > 1 else "all on GPU 0"})
     trial_nodes = getattr(tuner.trial_backend, "trial_nodes", None)
     if trial_nodes is not None:  # Ray: the node each trial ran on last
         folder.update_metadata(experiment_dir, **{folder.TRIAL_NODES: {str(k): v for k, v in trial_nodes.items()}})
