@@ -19,7 +19,7 @@ import argparse
 import json
 from pathlib import Path
 
-from analysis.comparison import best_at, compare, format_table, load_runs, table_frame, to_markdown
+from analysis.comparison import Comparison, best_at, compare, load_runs
 from analysis.experiments import add_results_dir_flag, default_results_dir
 from analysis.figure_files import check_output_folder, save_figure
 from objectives.usage import UsageError, run_command
@@ -35,7 +35,7 @@ def parse_times(text: str) -> list[float]:
     return times
 
 
-def write_report(comparison: dict, runs, out_dir: Path) -> list[Path]:
+def write_report(comparison: Comparison, runs, out_dir: Path) -> list[Path]:
     """Figures and tables into out_dir; returns the files written."""
     import matplotlib.pyplot as plt
 
@@ -48,9 +48,9 @@ def write_report(comparison: dict, runs, out_dir: Path) -> list[Path]:
                              ("rung_curves.png", plots.plot_rung_curves(runs))):
         if figure is not None:
             written.append(save_figure(figure, out_dir / filename))
-    table_frame(comparison).to_csv(out_dir / "table.csv", index=False)
-    (out_dir / "table.md").write_text(to_markdown(comparison))
-    (out_dir / "comparison.json").write_text(json.dumps(comparison, indent=1))
+    comparison.frame().to_csv(out_dir / "table.csv", index=False)
+    (out_dir / "table.md").write_text(comparison.to_markdown())
+    (out_dir / "comparison.json").write_text(json.dumps(comparison.to_json(), indent=1))
     return written + [out_dir / "table.csv", out_dir / "table.md", out_dir / "comparison.json"]
 
 
@@ -76,9 +76,9 @@ def main(argv=None) -> None:
 
     def analyse():
         comparison = compare(args.comparison, args.results_dir, args.target)
-        out_dir = args.output_dir or Path(args.results_dir or default_results_dir()) / f"{comparison['comparison']}-report"
+        out_dir = args.output_dir or Path(args.results_dir or default_results_dir()) / f"{comparison.comparison}-report"
         check_output_folder(out_dir)
-        return comparison, load_runs(comparison["comparison"], args.results_dir), out_dir
+        return comparison, load_runs(comparison.comparison, args.results_dir), out_dir
 
     comparison, runs, out_dir = run_command(analyse)
     times = run_command(lambda: parse_times(args.at)) if args.at else None
@@ -88,11 +88,11 @@ def main(argv=None) -> None:
         at.to_csv(out_dir / "best_at.csv", index=False)
         written.append(out_dir / "best_at.csv")
     if args.json:
-        print(json.dumps(comparison, indent=1))
+        print(json.dumps(comparison.to_json(), indent=1))
         return
-    print(format_table(comparison))
+    print(comparison.to_text())
     if times:
-        print(f"\nbest {comparison['metric']} by tuner time (s):")
+        print(f"\nbest {comparison.metric} by tuner time (s):")
         print(at.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print("\nwrote " + ", ".join(str(p) for p in written))
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from analysis import experiment_folder as folder
 from analysis import statistics as stats
-from analysis.comparison import TIME_TO_TARGET, Run, best_so_far, censored
+from analysis.comparison import TIME_TO_TARGET, Comparison, Run, best_so_far, censored
 from analysis.metrics import stopped_early, trial_segments, wallclock_seconds, worker_utilization
 
 GRID_POINTS = 200
@@ -73,22 +73,22 @@ def horizon_of(runs: list[Run]) -> float:
     return max(end(r) for r in runs)
 
 
-def plot_best_so_far(runs: list[Run], comparison: dict, ax=None, legend: bool = True):
+def plot_best_so_far(runs: list[Run], comparison: Comparison, ax=None, legend: bool = True):
     """Regret (distance of the best result so far from the best any run found), IQM over seeds
     with its 95% bootstrap band, on a log axis: the differences that matter are small."""
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 5))
-    mode = comparison["mode"]
+    mode = comparison.mode
     horizon = horizon_of(runs)
     times = np.linspace(0, horizon, GRID_POINTS)
-    curves = {m: np.array([best_so_far(r, times) for r in runs if r.method == m]) for m in comparison["methods"]}
+    curves = {m: np.array([best_so_far(r, times) for r in runs if r.method == m]) for m in comparison.methods}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         best_known = min(np.nanmin(c) for c in curves.values()) if mode == "min" else max(
             np.nanmax(c) for c in curves.values())
-    styles = method_styles(comparison["methods"])
+    styles = method_styles(comparison.methods)
     for method, c in curves.items():
         regret = np.clip((c - best_known) if mode == "min" else (best_known - c), REGRET_FLOOR, None)
         centre, low, high = iqm_band(regret)
@@ -96,20 +96,20 @@ def plot_best_so_far(runs: list[Run], comparison: dict, ax=None, legend: bool = 
                 label=f"{method} (IQM of {len(c)} seeds)")
         if len(c) >= 2:
             ax.fill_between(times, low, high, color=styles[method]["color"], alpha=0.15, linewidth=0)
-    target_regret = abs(comparison["target"] - best_known)
+    target_regret = abs(comparison.target - best_known)
     if math.isfinite(target_regret) and target_regret > REGRET_FLOOR:
         ax.axhline(target_regret, color="gray", linestyle=":", label="target")
     ax.set_yscale("log")
-    ax.set_xlabel(time_label(comparison["simulated"]))
-    ax.set_ylabel(f"best {comparison['metric']} so far\nminus the best found ({best_known:.4g}), log scale")
-    ax.set_title(f"{comparison['n_workers']} workers: IQM over seeds, 95% bootstrap band", fontsize=9)
+    ax.set_xlabel(time_label(comparison.simulated))
+    ax.set_ylabel(f"best {comparison.metric} so far\nminus the best found ({best_known:.4g}), log scale")
+    ax.set_title(f"{comparison.n_workers} workers: IQM over seeds, 95% bootstrap band", fontsize=9)
     ax.grid(alpha=0.3, which="both")
     if legend:
         ax.legend(fontsize=8)
     return ax.figure
 
 
-def plot_reached(runs: list[Run], comparison: dict, ax=None, legend: bool = True):
+def plot_reached(runs: list[Run], comparison: Comparison, ax=None, legend: bool = True):
     """Empirical CDF of time to target: the fraction of seeds that reached it by each time (a
     run that never reaches it keeps the curve below 1)."""
     import matplotlib.pyplot as plt
@@ -118,31 +118,31 @@ def plot_reached(runs: list[Run], comparison: dict, ax=None, legend: bool = True
         _, ax = plt.subplots(figsize=(8, 4))
     horizon = horizon_of(runs)
     grid = np.linspace(0, horizon, GRID_POINTS)
-    styles = method_styles(comparison["methods"])
-    for method, entry in comparison["methods"].items():
-        times = censored([r[TIME_TO_TARGET] for r in entry["runs"]])
+    styles = method_styles(comparison.methods)
+    for method, entry in comparison.methods.items():
+        times = censored([r[TIME_TO_TARGET] for r in entry.runs])
         ax.step(grid, stats.fraction_reached(times, grid), where="post", **styles[method],
                 linewidth=2, label=method)
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel(time_label(comparison["simulated"]))
-    ax.set_ylabel(f"fraction of seeds with\n{comparison['metric']} at the target")
-    ax.set_title(f"reaching {comparison['metric']} {comparison['target']:.4g}", fontsize=9)
+    ax.set_xlabel(time_label(comparison.simulated))
+    ax.set_ylabel(f"fraction of seeds with\n{comparison.metric} at the target")
+    ax.set_title(f"reaching {comparison.metric} {comparison.target:.4g}", fontsize=9)
     ax.grid(alpha=0.3)
     if legend:
         ax.legend(fontsize=8)
     return ax.figure
 
 
-def comparison_figure(runs: list[Run], comparison: dict):
+def comparison_figure(runs: list[Run], comparison: Comparison):
     """The two answers side by side: how close, and how soon."""
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
     plot_best_so_far(runs, comparison, left, legend=True)
     plot_reached(runs, comparison, right, legend=False)
-    what = "simulated from recorded curves" if comparison["simulated"] else (
-        "synthetic data" if comparison["smoke"] else "real data")
-    fig.suptitle(f"{comparison['objective']}, {what}: {comparison['comparison']}", fontsize=10)
+    what = "simulated from recorded curves" if comparison.simulated else (
+        "synthetic data" if comparison.smoke else "real data")
+    fig.suptitle(f"{comparison.objective}, {what}: {comparison.comparison}", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -107,12 +107,11 @@ def experiment_page(path: Path) -> str:
 def comparison_page(name: str, results_dir: Path | None = None, target: float | None = None) -> str:
     """The report of comparison `name`."""
     from analysis import comparison_plots as plots
-    from analysis.comparison import caption, compare, load_runs, text_rows, verdict
+    from analysis.comparison import compare, load_runs
 
     comparison = compare(name, results_dir, target)
-    runs = load_runs(comparison["comparison"], results_dir)
-    metric = comparison["metric"]
-    what, how_to_read = caption(comparison)
+    runs = load_runs(comparison.comparison, results_dir)
+    what, how_to_read = comparison.caption()
     figures = [(plots.comparison_figure(runs, comparison),
                 "left: best result so far against the best found (IQM over seeds, 95% bootstrap "
                 "band); right: fraction of seeds at the target"),
@@ -121,15 +120,15 @@ def comparison_page(name: str, results_dir: Path | None = None, target: float | 
                (plots.plot_rung_curves(runs), "learning curves with the rungs: x stopped, ^ promoted")]
     status = {run.experiment.name: folder.run_status(Path(run.experiment.path), run.metadata) for run in runs}
     per_run = [{"method": method, **figures_of_run, "status": status[figures_of_run["experiment"]]}
-               for method, entry in comparison["methods"].items() for figures_of_run in entry["runs"]]
+               for method, entry in comparison.methods.items() for figures_of_run in entry.runs]
     commands = sorted({run.metadata.get(folder.COMMAND) for run in runs} - {None})
     parts = [
         html.paragraph(f"{what} ({data_kind(runs[0].metadata)})."),
         html.heading("Methods"),
-        html.table(text_rows(comparison)),
+        html.table(comparison.text_rows()),
         html.paragraph(how_to_read, note=True),
-        html.paragraph(verdict(comparison)),
-        html.paragraph(verdict(comparison, f"final_best_{metric}")),
+        html.paragraph(comparison.verdict()),
+        html.paragraph(comparison.verdict(comparison.final_field)),
         html.heading("Figures"),
         *(html.figure(fig, text) for fig, text in figures if fig is not None),
         html.heading(f"Runs ({len(per_run)})"),
@@ -139,4 +138,4 @@ def comparison_page(name: str, results_dir: Path | None = None, target: float | 
     ]
     if not commands:
         parts.append(html.paragraph("Not recorded (older experiments)."))
-    return html.page(f"Comparison {comparison['comparison']}", parts)
+    return html.page(f"Comparison {comparison.comparison}", parts)

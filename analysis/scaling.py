@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from analysis.comparison import TIME_TO_TARGET, compare
+from analysis.comparison import TIME_TO_TARGET, Comparison, compare
 from analysis.experiments import comparison_names
+from analysis.tables import frame_markdown
 
 
 def scaling_comparisons(study: str, results_dir: Path) -> dict[int, str]:
@@ -27,27 +29,45 @@ def scaling_comparisons(study: str, results_dir: Path) -> dict[int, str]:
     return dict(sorted(found.items()))
 
 
-def _float(value) -> float:
-    return math.nan if value is None else float(value)
+@dataclass
+class ScalingTable:
+    """A scaling study's table (scaling.csv): one row per method and worker count, with the
+    median time to target [low, high], seeds that reached it, the speed-up over the fewest
+    workers beside the ideal, and efficiency (speed-up / ideal)."""
+
+    study: str
+    target: float
+    frame: pd.DataFrame
+
+    def to_csv(self, path: Path) -> None:
+        self.frame.to_csv(path, index=False)
+
+    def to_json(self) -> list[dict]:
+        return self.frame.to_dict("records")
+
+    def to_markdown(self) -> str:
+        return frame_markdown(self.frame)
 
 
-def scaling_table(study: str, results_dir: Path, target: float | None = None) -> pd.DataFrame:
-    """One row per method and worker count: median time to target [95% interval], seeds that
-    reached it, speed-up over the fewest workers, and efficiency (speed-up / ideal)."""
+def scaling_rows(comparison: Comparison, workers: int) -> list[dict]:
+    """Per method of one worker count's comparison: its time to target and what it cost."""
+    rows = []
+    for method, entry in comparison.methods.items():
+        time = entry.summary[TIME_TO_TARGET]
+        rows.append({"method": method, "workers": workers, "seeds": time.runs, "reached": time.reached,
+                     "median_time_to_target_s": time.value, "low": time.ci95[0], "high": time.ci95[1],
+                     "target": comparison.target, "trials": entry.summary["trials"].value,
+                     "worker_utilization": entry.summary["worker_utilization"].value})
+    return rows
+
+
+def scaling_table(study: str, results_dir: Path, target: float | None = None) -> ScalingTable:
+    """The table of the scaling study's comparisons STUDY-wN in `results_dir`."""
     found = scaling_comparisons(study, results_dir)
     if not found:
         raise ValueError(f"no scaling runs named {study}-wN in {results_dir}")
-    rows = []
-    for workers, name in found.items():
-        comparison = compare(name, results_dir, target)
-        for method, entry in comparison["methods"].items():
-            time = entry["summary"][TIME_TO_TARGET]
-            low, high = time["ci95"]
-            rows.append({"method": method, "workers": workers, "seeds": time["runs"],
-                         "reached": time["reached"], "median_time_to_target_s": _float(time["value"]),
-                         "low": _float(low), "high": _float(high), "target": comparison["target"],
-                         "trials": _float(entry["summary"]["trials"]["value"]),
-                         "worker_utilization": _float(entry["summary"]["worker_utilization"]["value"])})
+    comparisons = {workers: compare(name, results_dir, target) for workers, name in found.items()}
+    rows = [row for workers, comparison in comparisons.items() for row in scaling_rows(comparison, workers)]
     table = pd.DataFrame(rows).sort_values(["method", "workers"]).reset_index(drop=True)
     table["ideal_speedup"] = np.nan
     table["speedup"] = np.nan
@@ -58,10 +78,10 @@ def scaling_table(study: str, results_dir: Path, target: float | None = None) ->
         table.loc[rows_of_method.index, "ideal_speedup"] = ideal
         table.loc[rows_of_method.index, "speedup"] = speedup.where(np.isfinite(speedup))
     table["efficiency"] = table["speedup"] / table["ideal_speedup"]
-    return table
+    return ScalingTable(study, next(iter(comparisons.values())).target, table)
 
 
-def scaling_figure(table: pd.DataFrame, title: str):
+def scaling_figure(scaling: ScalingTable, title: str):
     """Left: median time to target against workers (log-log), each method's ideal line from
     its fewest workers dotted. Right: speed-up against the ideal (the diagonal)."""
     import matplotlib.pyplot as plt
@@ -69,6 +89,7 @@ def scaling_figure(table: pd.DataFrame, title: str):
 
     from analysis.comparison_plots import method_styles
 
+    table = scaling.frame
     styles = method_styles(sorted(table["method"].unique()))
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
     for method, rows in table.groupby("method"):
@@ -97,8 +118,7 @@ def scaling_figure(table: pd.DataFrame, title: str):
     left.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     left.yaxis.set_minor_formatter(FuncFormatter(
         lambda v, _: f"{v:g}" if v > 0 and f"{v:e}"[0] in "25" else ""))
-    target = table["target"].iloc[0]
-    left.set_ylabel(f"median time to validation error <= {target:.4g}\n(simulated s; dotted: ideal)")
+    left.set_ylabel(f"median time to validation error <= {scaling.target:.4g}\n(simulated s; dotted: ideal)")
     right.set_ylabel(f"speed-up over {workers[0]} worker{'s' if workers[0] > 1 else ''}")
     left.legend(fontsize=8)
     right.legend(fontsize=8)

@@ -7,18 +7,26 @@ says "undecided"), and puts them side by side: one table row per benchmark, work
 method, one ranking sentence per benchmark and worker count, and per benchmark one figure
 with a column of panels per worker count (regret over time above, fraction of seeds at the
 target below).
+
+The result is typed: a `StudyResult` (a `Comparison` per benchmark and worker count) gives a
+`StudyTable` of `StudyRow`s (study.csv, the rows of study.json; `load_study_table` reads them
+back), the Markdown of study.md, and `best_model_based`, the one place that says which
+model-based method a study ranks first. The settings sweep is a `Sweep` of `SweepRow`s.
 """
 
 from __future__ import annotations
 
-import math
+import json
 import re
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from analysis.comparison import TIME_TO_TARGET, compare, load_runs, verdict
+from analysis.comparison import (CENSORED_MEDIAN, IQM, TIME_TO_TARGET, Comparison, Difference, FieldSummary, compare,
+                                 load_runs)
 from analysis.experiments import comparison_names
+from analysis.tables import as_float, markdown_table, show, show_interval
 
 
 def comparison_name(study: str, benchmark: str, workers: int) -> str:
@@ -37,26 +45,26 @@ def study_comparisons(study: str, results_dir: Path) -> dict[str, dict[int, str]
 
 
 def analyse(study: str, results_dir: Path, figures_dir: Path | None = None,
-            say=lambda text: None) -> dict:
-    """{benchmark: {workers: comparison dict}}; with `figures_dir`, also draws each
-    benchmark's figure there (study-BENCHMARK.png) and returns the files under "figures"."""
+            say=lambda text: None) -> StudyResult:
+    """A comparison per benchmark and worker count; with `figures_dir`, also draws each
+    benchmark's figure there (study-BENCHMARK.png) and lists the files in `figures`."""
     found = study_comparisons(study, results_dir)
     if not found:
         raise ValueError(f"no comparisons of study {study!r} in {results_dir}")
-    analysed: dict = {"study": study, "benchmarks": {}, "figures": []}
+    analysed = StudyResult(study)
     for benchmark, by_workers in found.items():
         loaded = {}
         for workers, name in by_workers.items():
             say(f"analysing {name} ...")
             runs = load_runs(name, results_dir)
             loaded[workers] = (runs, compare(name, results_dir, runs=runs))
-        analysed["benchmarks"][benchmark] = {w: c for w, (_, c) in loaded.items()}
+        analysed.benchmarks[benchmark] = {w: c for w, (_, c) in loaded.items()}
         if figures_dir is not None:
             from analysis.figure_files import save_figure
 
             path = Path(figures_dir) / f"study-{benchmark}.png"
             save_figure(study_figure(benchmark, loaded), path)
-            analysed["figures"].append(str(path))
+            analysed.figures.append(path)
     return analysed
 
 
@@ -81,130 +89,236 @@ def study_figure(benchmark: str, loaded: dict):
     handles, labels = axes[1][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=8, frameon=False)
     any_comparison = next(iter(loaded.values()))[1]
-    fig.suptitle(f"{benchmark}, simulated: regret (top) and fraction of seeds at {any_comparison['metric']} "
-                 f"{any_comparison['target']:.4g} (bottom), by workers", fontsize=10)
+    fig.suptitle(f"{benchmark}, simulated: regret (top) and fraction of seeds at {any_comparison.metric} "
+                 f"{any_comparison.target:.4g} (bottom), by workers", fontsize=10)
     fig.tight_layout(rect=(0, 0.06, 1, 0.96))
     return fig
 
 
-# -- tables -------------------------------------------------------------------------------------
+# -- the typed result ---------------------------------------------------------------------------
+
+# The row's two summarised fields and their short names in study.csv.
+ROW_FIELDS = (("final_best", "final_best"), (TIME_TO_TARGET, "time_to_target_s"))
 
 
-def _float(value) -> float:
-    """A summary's number as a float: JSON's None is NaN, "inf" (never reached) is infinite."""
-    return math.nan if value is None else float(value)
+@dataclass(frozen=True)
+class StudyRow:
+    """One benchmark, worker count and method of a study, numbers only (a row of study.csv):
+    the final best (IQM) and the median time to target, each with its interval and (but for the
+    reference) its paired difference to the reference."""
+
+    benchmark: str
+    workers: int
+    method: str
+    seeds: int
+    target: float
+    final_best: FieldSummary
+    time_to_target_s: FieldSummary
+    worker_utilization: float
+    final_best_diff: Difference | None = None  # None: the reference
+    time_to_target_s_diff: Difference | None = None
+
+    @property
+    def reached(self) -> int:
+        return self.time_to_target_s.reached
+
+    def as_dict(self) -> dict:
+        """The row as study.csv and study.json hold it (the difference columns "_diff_to_asha",
+        as the reference is ASHA where the study has it)."""
+        row = {"benchmark": self.benchmark, "workers": self.workers, "method": self.method, "seeds": self.seeds,
+               "target": self.target}
+        for short in ("final_best", "time_to_target_s"):
+            summary, diff = getattr(self, short), getattr(self, f"{short}_diff")
+            row[short], (row[f"{short}_low"], row[f"{short}_high"]) = summary.value, summary.ci95
+            if diff is not None:
+                row[f"{short}_diff_to_asha"], (row[f"{short}_diff_low"], row[f"{short}_diff_high"]) = (
+                    diff.value, diff.ci95)
+                row[f"{short}_diff_resolved"] = diff.resolved
+        row["reached"], row["worker_utilization"] = self.reached, self.worker_utilization
+        return row
+
+    @classmethod
+    def from_dict(cls, row: dict) -> StudyRow:
+        """A row as `as_dict` writes it (study.json's "rows")."""
+        def summary(short, statistic, **counts):
+            interval = as_float(row[f"{short}_low"]), as_float(row[f"{short}_high"])
+            return FieldSummary(as_float(row[short]), interval, int(row["seeds"]), statistic, **counts)
+
+        def diff(short):
+            if f"{short}_diff_to_asha" not in row:
+                return None
+            interval = as_float(row[f"{short}_diff_low"]), as_float(row[f"{short}_diff_high"])
+            return Difference(as_float(row[f"{short}_diff_to_asha"]), interval, int(row["seeds"]),
+                              bool(row[f"{short}_diff_resolved"]))
+
+        seeds = int(row["seeds"])
+        return cls(row["benchmark"], int(row["workers"]), row["method"], seeds, as_float(row["target"]),
+                   summary("final_best", IQM),
+                   summary("time_to_target_s", CENSORED_MEDIAN, reached=int(row["reached"]), runs=seeds),
+                   as_float(row["worker_utilization"]), diff("final_best"), diff("time_to_target_s"))
+
+    def markdown_cells(self) -> list[str]:
+        """workers, method, seeds, final best [interval], its difference, time to target
+        [interval], reached, its difference, utilization."""
+        def difference(diff: Difference | None, digits: int) -> str:
+            if diff is None:
+                return "(reference)"
+            return show_interval(diff.value, *diff.ci95, digits) + (" *" if diff.resolved else "")
+
+        return [self.workers, self.method, self.seeds, show_interval(self.final_best.value, *self.final_best.ci95),
+                difference(self.final_best_diff, 2),
+                show_interval(self.time_to_target_s.value, *self.time_to_target_s.ci95, 3),
+                f"{self.reached}/{self.seeds}", difference(self.time_to_target_s_diff, 3),
+                show(self.worker_utilization, 3)]
 
 
-def value_and_interval(summary: dict) -> tuple[float, float, float]:
-    low, high = summary["ci95"]
-    return _float(summary["value"]), _float(low), _float(high)
+def study_row(benchmark: str, workers: int, method: str, comparison: Comparison) -> StudyRow:
+    entry = comparison.methods[method]
+    final, time = entry.summary[comparison.final_field], entry.summary[TIME_TO_TARGET]
+    return StudyRow(benchmark, workers, method, final.n, comparison.target, final, time,
+                    entry.summary["worker_utilization"].value, entry.differences.get(comparison.final_field),
+                    entry.differences.get(TIME_TO_TARGET))
 
 
-def table_rows(analysed: dict) -> list[dict]:
-    """One row per benchmark, worker count and method: numbers only (CSV)."""
-    rows = []
-    for benchmark, by_workers in analysed["benchmarks"].items():
-        for workers, comparison in by_workers.items():
-            metric = comparison["metric"]
-            final = f"final_best_{metric}"
-            for method, entry in comparison["methods"].items():
-                summary, diffs = entry["summary"], entry.get("differences", {})
-                row = {"benchmark": benchmark, "workers": workers, "method": method,
-                       "seeds": summary[final]["n"], "target": comparison["target"]}
-                for field, short in ((final, "final_best"), (TIME_TO_TARGET, "time_to_target_s")):
-                    row[short], row[f"{short}_low"], row[f"{short}_high"] = value_and_interval(summary[field])
-                    if field in diffs:
-                        (row[f"{short}_diff_to_asha"], row[f"{short}_diff_low"],
-                         row[f"{short}_diff_high"]) = value_and_interval(diffs[field])
-                        row[f"{short}_diff_resolved"] = diffs[field]["resolved"]
-                row["reached"] = summary[TIME_TO_TARGET]["reached"]
-                row["worker_utilization"] = _float(summary["worker_utilization"]["value"])
-                rows.append(row)
-    return rows
+@dataclass(frozen=True)
+class StudyTable:
+    """A study's rows, one per benchmark, worker count and method (study.csv)."""
+
+    study: str
+    rows: tuple[StudyRow, ...]
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame([row.as_dict() for row in self.rows])
+
+    def workers_of(self, benchmark: str) -> list[int]:
+        return sorted({row.workers for row in self.rows if row.benchmark == benchmark})
 
 
-def _number(value, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, float) and math.isinf(value):
-        return "never"
-    return f"{value:.{digits}g}"
+def load_study_table(path: Path) -> StudyTable:
+    """The rows of a study.json (as experiments/study.py writes it)."""
+    try:
+        data = json.loads(Path(path).read_text())
+        return StudyTable(data["study"], tuple(StudyRow.from_dict(row) for row in data["rows"]))
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{path}: not a study.json as experiments/study.py writes one: {error!r}") from None
 
 
-def _interval(row: dict, key: str, digits: int = 4) -> str:
-    return f"{_number(row[key], digits)} [{_number(row[key + '_low'], digits)}, {_number(row[key + '_high'], digits)}]"
+# The study whose results the README shows (experiments/figures.py study writes it). Commands
+# read it where the user asks for what it found (the scaling study's and the real comparison's
+# model-based method); library code takes a study as an argument.
+COMMITTED_STUDY = Path(__file__).resolve().parent / "figures" / "study.json"
 
 
-def _difference(row: dict, key: str, digits: int = 3) -> str:
-    if f"{key}_diff_to_asha" not in row:
-        return "(reference)"
-    mark = " *" if row[f"{key}_diff_resolved"] else ""
-    return (f"{_number(row[f'{key}_diff_to_asha'], digits)} [{_number(row[f'{key}_diff_low'], digits)}, "
-            f"{_number(row[f'{key}_diff_high'], digits)}]{mark}")
+def committed_study() -> StudyTable | None:
+    """The committed study's table; None where there is none."""
+    return load_study_table(COMMITTED_STUDY) if COMMITTED_STUDY.exists() else None
 
 
-def markdown(analysed: dict) -> str:
-    """Per benchmark: the ranking sentences, then the table (IQM [95% interval]; time to
-    target: median with misses as never; d: paired difference to ASHA, * where resolved)."""
-    rows = table_rows(analysed)
-    parts = []
-    for benchmark, by_workers in analysed["benchmarks"].items():
-        any_comparison = next(iter(by_workers.values()))
-        parts.append(f"### {benchmark}: target {any_comparison['metric']} {any_comparison['target']:.4g}, "
-                     f"{any_comparison['max_wallclock_time']:g} simulated s per run\n")
-        parts += [f"- {sentence}" for sentence in ranking_sentences(by_workers)]
-        parts.append("")
-        parts.append("| workers | method | seeds | final best (IQM) | d final vs asha | time to target, s "
-                     "(median) | reached | d time vs asha | utilization |")
-        parts.append("|---|---|---|---|---|---|---|---|---|")
-        for row in (r for r in rows if r["benchmark"] == benchmark):
-            parts.append(
-                f"| {row['workers']} | {row['method']} | {row['seeds']} | {_interval(row, 'final_best')} | "
-                f"{_difference(row, 'final_best', 2)} | {_interval(row, 'time_to_target_s', 3)} | "
-                f"{row['reached']}/{row['seeds']} | {_difference(row, 'time_to_target_s', 3)} | "
-                f"{_number(row['worker_utilization'], 3)} |")
-        parts.append("")
-    return "\n".join(parts)
+def best_model_based(study: StudyTable, model_based: set[str], benchmark: str, workers: int) -> str | None:
+    """The model-based method the study ranks first on `benchmark` at `workers`: the lowest
+    median time to target, then the best final result (None where it ran none there)."""
+    rows = [r for r in study.rows if r.benchmark == benchmark and r.workers == workers and r.method in model_based]
+
+    def key(row: StudyRow):
+        return row.time_to_target_s.value, row.final_best.value
+
+    return min(rows, key=key).method if rows else None
 
 
-def ranking_sentences(by_workers: dict) -> list[str]:
-    """"With W workers, X reaches the target first; undecided against Y" per worker count."""
-    return [verdict(comparison) for comparison in by_workers.values()]
+@dataclass
+class StudyResult:
+    """A study's comparisons: {benchmark: {workers: Comparison}}, and its figures' files."""
 
+    study: str
+    benchmarks: dict[str, dict[int, Comparison]] = field(default_factory=dict)
+    figures: list[Path] = field(default_factory=list)
 
-def leaders(analysed: dict, field: str = TIME_TO_TARGET) -> pd.DataFrame:
-    """benchmark, workers, the leading method by `field`, and the methods the seeds cannot
-    separate from it."""
-    rows = []
-    for benchmark, by_workers in analysed["benchmarks"].items():
-        for workers, comparison in by_workers.items():
-            ranked = comparison["ranking"][field]
-            rows.append({"benchmark": benchmark, "workers": workers, "leader": ranked[0]["method"],
-                         "undecided_against": ",".join(r["method"] for r in ranked[1:]
-                                                       if not r["separated_from_leader"])})
-    return pd.DataFrame(rows)
+    @property
+    def table(self) -> StudyTable:
+        return StudyTable(self.study, tuple(study_row(b, w, m, c) for b, by_workers in self.benchmarks.items()
+                                            for w, c in by_workers.items() for m in c.methods))
 
+    def best_model_based(self, model_based: set[str]) -> dict[str, dict[int, str | None]]:
+        """{benchmark: {workers: the model-based method ranked first}} (study.json's)."""
+        table = self.table
+        return {b: {w: best_model_based(table, model_based, b, w) for w in by_workers}
+                for b, by_workers in self.benchmarks.items()}
 
-def best_model_based(analysed: dict, model_based: set[str], benchmark: str, workers: int) -> str | None:
-    """The model-based method with the lowest median time to target (then final best) at
-    `workers` on `benchmark`."""
-    comparison = analysed["benchmarks"].get(benchmark, {}).get(workers)
-    if comparison is None:
-        return None
-    final = f"final_best_{comparison['metric']}"
-    candidates = [m for m in comparison["methods"] if m in model_based]
+    def leaders(self, field: str = TIME_TO_TARGET) -> list[dict]:
+        """benchmark, workers, the leading method by `field`, and the methods the seeds cannot
+        separate from it."""
+        return [{"benchmark": benchmark, "workers": workers, "leader": c.ranking[field][0].method,
+                 "undecided_against": ",".join(r.method for r in c.ranking[field][1:] if not r.separated_from_leader)}
+                for benchmark, by_workers in self.benchmarks.items() for workers, c in by_workers.items()]
 
-    def key(method):
-        summary = comparison["methods"][method]["summary"]
-        return (_float(summary[TIME_TO_TARGET]["value"]), _float(summary[final]["value"]))
+    def to_json(self, model_based: set[str]) -> dict:
+        """study, rows, best_model_based and leaders of study.json."""
+        return {"study": self.study, "rows": [row.as_dict() for row in self.table.rows],
+                "best_model_based": self.best_model_based(model_based), "leaders": self.leaders()}
 
-    return min(candidates, key=key) if candidates else None
+    def to_markdown(self) -> str:
+        """Per benchmark: the ranking sentences, then the table (IQM [95% interval]; time to
+        target: median with misses as never; d: paired difference to ASHA, * where resolved)."""
+        rows = self.table.rows
+        parts = []
+        for benchmark, by_workers in self.benchmarks.items():
+            first = next(iter(by_workers.values()))
+            parts.append(f"### {benchmark}: target {first.metric} {first.target:.4g}, "
+                         f"{first.max_wallclock_time:g} simulated s per run\n")
+            parts += [f"- {comparison.verdict()}" for comparison in by_workers.values()]
+            parts.append("")
+            parts.append(markdown_table(
+                ["workers", "method", "seeds", "final best (IQM)", "d final vs asha", "time to target, s (median)",
+                 "reached", "d time vs asha", "utilization"],
+                [row.markdown_cells() for row in rows if row.benchmark == benchmark]))
+            parts.append("")
+        return "\n".join(parts)
 
 
 # -- the settings sweep ----------------------------------------------------------------------
 
 
-def sweep_rows(study: str, results_dir: Path) -> list[dict]:
+@dataclass(frozen=True)
+class SweepRow:
+    """One grace period, reduction factor and method of the sweep (a row of sweep.csv)."""
+
+    grace_period: int
+    reduction_factor: int
+    method: str
+    seeds: int
+    time_to_target_s: float  # median, misses as never
+    time_to_target_s_low: float
+    time_to_target_s_high: float
+    reached: int
+    final_best: float  # IQM
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """The settings sweep, with the settings every other run used (marked "(default)")."""
+
+    rows: tuple[SweepRow, ...]
+    default: tuple[int, int]  # grace period, reduction factor
+
+    def to_json(self) -> list[dict]:
+        return [asdict(row) for row in self.rows]
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.to_json())
+
+    def to_markdown(self) -> str:
+        def grace(row: SweepRow) -> str:
+            default = (row.grace_period, row.reduction_factor) == self.default
+            return f"{row.grace_period}{' (default)' if default else ''}"
+
+        cells = [[row.method, grace(row), row.reduction_factor,
+                  show_interval(row.time_to_target_s, row.time_to_target_s_low, row.time_to_target_s_high, 3),
+                  f"{row.reached}/{row.seeds}", show(row.final_best)] for row in self.rows]
+        return markdown_table(["method", "grace period", "reduction factor", "time to target, s (median [95%])",
+                               "reached", "final best (IQM)"], cells)
+
+
+def sweep(study: str, results_dir: Path, default: tuple[int, int]) -> Sweep:
     """Per grace period, reduction factor and method of the sweep (STUDY-sweep-gG-rR): median
     time to target with its interval, how many seeds reached it, final best."""
     pattern = re.compile(rf"{re.escape(study)}-sweep-g(\d+)-r(\d+)$")
@@ -214,31 +328,8 @@ def sweep_rows(study: str, results_dir: Path) -> list[dict]:
         if not match:
             continue
         comparison = compare(name, results_dir)
-        final = f"final_best_{comparison['metric']}"
-        for method, entry in comparison["methods"].items():
-            time, best = entry["summary"][TIME_TO_TARGET], entry["summary"][final]
-            value, low, high = value_and_interval(time)
-            rows.append({"grace_period": int(match.group(1)), "reduction_factor": int(match.group(2)),
-                         "method": method, "seeds": time["runs"], "time_to_target_s": value,
-                         "time_to_target_s_low": low, "time_to_target_s_high": high,
-                         "reached": time["reached"], "final_best": _float(best["value"])})
-    return sorted(rows, key=lambda r: (r["method"], r["grace_period"], r["reduction_factor"]))
-
-
-def sweep_markdown(rows: list[dict], default: tuple[int, int]) -> str:
-    lines = ["| method | grace period | reduction factor | time to target, s (median [95%]) | reached | "
-             "final best (IQM) |", "|---|---|---|---|---|---|"]
-    for row in rows:
-        mark = " (default)" if (row["grace_period"], row["reduction_factor"]) == default else ""
-        lines.append(f"| {row['method']} | {row['grace_period']}{mark} | {row['reduction_factor']} | "
-                     f"{_interval(row, 'time_to_target_s', 3)} | {row['reached']}/{row['seeds']} | "
-                     f"{_number(row['final_best'])} |")
-    return "\n".join(lines)
-
-
-def frame_markdown(frame: pd.DataFrame) -> str:
-    """A data frame as a Markdown table (without the optional tabulate package)."""
-    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(_number(v) if isinstance(v, float) else str(v) for v in row) + " |"
-              for row in frame.itertuples(index=False)]
-    return "\n".join(lines)
+        for method, entry in comparison.methods.items():
+            time, best = entry.summary[TIME_TO_TARGET], entry.summary[comparison.final_field]
+            rows.append(SweepRow(int(match.group(1)), int(match.group(2)), method, time.runs, time.value, *time.ci95,
+                                 time.reached, best.value))
+    return Sweep(tuple(sorted(rows, key=lambda r: (r.method, r.grace_period, r.reduction_factor))), default)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from analysis.comparison import compare, format_table
+from analysis.comparison import compare
 from analysis.experiment_folder import describe_limits
 from experiments.schedulers import METHODS
 from experiments.tuning import flags
@@ -56,7 +56,7 @@ def main(argv=None) -> None:
         print(f"error: the comparison stopped: {ended}", flush=True)
         raise SystemExit(ended.exit_code) from None
     print()
-    print(format_table(compare(comparison.name, comparison.results_dir)))
+    print(compare(comparison.name, comparison.results_dir).to_text())
     print(f"\nComparison {comparison.name} written to {comparison.results_dir}; plots: "
           f"python -m analysis.compare {comparison.name} --results-dir {comparison.results_dir}")
 

@@ -24,6 +24,7 @@ from analysis import experiment_folder as folder
 from analysis.comparison import compare, load_runs, resolve_comparison
 from analysis.experiments import ExperimentNotFound
 from analysis.fidelity import curve_fidelity, curve_pairs, rankings_agree
+from analysis.tables import json_number
 from experiments.backends.simulated import recorded_table
 from experiments.tuning import flags
 from experiments.tuning.comparison import ComparisonRequest, plan_comparison, run_comparison
@@ -74,15 +75,17 @@ def fidelity(spec: str, results_dir: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         simulated_name = replay(runs, Path(tmp))
         # the same target error for both, so times to target are comparable
-        simulated = compare(simulated_name, Path(tmp), real["target_error"])
+        simulated = compare(simulated_name, Path(tmp), real.target)
     report["ranking"] = {}
-    for field, real_ranking in real["ranking"].items():
-        simulated_ranking = simulated["ranking"][field]
+    for field, real_entries in real.ranking.items():
+        # as JSON: the report is printed as one JSON object
+        real_ranking = [entry.to_json() for entry in real_entries]
+        simulated_ranking = [entry.to_json() for entry in simulated.ranking[field]]
         report["ranking"][field] = {
             "real": real_ranking, "simulated": simulated_ranking,
             "agreement": rankings_agree(real_ranking, simulated_ranking),
-            "real_values": {m: e["summary"][field]["value"] for m, e in real["methods"].items()},
-            "simulated_values": {m: e["summary"][field]["value"] for m, e in simulated["methods"].items()},
+            "real_values": {m: json_number(e.summary[field].value) for m, e in real.methods.items()},
+            "simulated_values": {m: json_number(e.summary[field].value) for m, e in simulated.methods.items()},
         }
     return report
 
