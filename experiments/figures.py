@@ -24,21 +24,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 from analysis.compare import write_report
-from analysis.comparison import best_at, compare, format_table, load_runs
+from analysis.comparison import best_at, compare, load_runs
 from analysis.experiments import load
 from analysis.figure_files import check_output_folder, save_figure
 from analysis.plot_learning_curves import plot_learning_curves
+from analysis.study import committed_study, load_study_table
+from experiments.schedulers import STUDY_SETTINGS
 from experiments.tuning.comparison import ComparisonRequest, plan_comparison, run_comparison
 from experiments.tuning.parallel import default_jobs
 from experiments.tuning.plan import RunRequest
-from experiments.tuning.scaling import METHODS_SCALED, ScalingRequest, best_model_based, run_scaling
+from experiments.tuning.scaling import ScalingRequest, default_methods, model_based_pick, run_scaling
 from experiments.tuning.study import BENCHMARKS, StudyRequest, run_study, write_report as write_study_report
 from objectives.usage import run_command
 
@@ -62,7 +63,7 @@ def comparison_figures(name: str, results_dir: Path, prefix: str, out: Path) -> 
     first = next(r for r in runs if r.method == "asha")
     written.append(save_figure(plot_learning_curves(load(first.experiment.name, results_dir)),
                                out / f"{prefix}_learning_curves.png"))
-    print(format_table(comparison))
+    print(comparison.to_text())
     return written
 
 
@@ -88,7 +89,7 @@ def study_set(results_dir: Path, out: Path) -> list[Path]:
                 shutil.copyfile(path, out / path.name)
                 written.append(out / path.name)
         # the scaling study's model-based method: the one this study ranks first
-        methods = METHODS_SCALED + (best_model_based("fashion_mnist_lenet", Path(tmp) / "study.json"),)
+        methods = default_methods(load_study_table(Path(tmp) / "study.json"), "fashion_mnist_lenet")
         _, scaling_files = run_scaling(ScalingRequest(results_dir=results_dir / "scaling", methods=methods),
                                        jobs, Path(tmp))
         for path in scaling_files:
@@ -98,21 +99,13 @@ def study_set(results_dir: Path, out: Path) -> list[Path]:
     return written
 
 
-def best_model_based_on_lenet() -> str:
-    """The model-based method the committed study ranks first on LeNet with 2 workers."""
-    table = FIGURES / "study.json"
-    if table.exists():
-        best = json.loads(table.read_text())["best_model_based"].get("fashion_mnist_lenet", {})
-        if best.get("2"):
-            return best["2"]
-    return "bohb"
-
-
 def real_set(results_dir: Path, out: Path) -> list[Path]:
-    rival = best_model_based_on_lenet()
+    # the model-based method the committed study ranks first on LeNet with 2 workers
+    rival = model_based_pick(committed_study(), "fashion_mnist_lenet", workers=2)
     comparison = plan_comparison(ComparisonRequest(
-        # at the study's settings (grace period 2, reduction factor 2), which the committed runs used
-        run=RunRequest(workers=2, budget_s=720, results_dir=results_dir, grace_period=2, reduction_factor=2),
+        # at the study's settings, which the committed runs used
+        run=RunRequest(workers=2, budget_s=720, results_dir=results_dir, grace_period=STUDY_SETTINGS.grace_period,
+                       reduction_factor=STUDY_SETTINGS.reduction_factor),
         methods=("asha", rival), seeds=3, name="real-figures"))
     run_comparison(comparison, say=lambda text: print(text, flush=True))
     written = comparison_figures("real-figures", results_dir, "real", out)
@@ -128,11 +121,11 @@ def ray_set(results_dir: Path, out: Path) -> list[Path]:
     from analysis.comparison_plots import plot_worker_timelines
 
     comparison = plan_comparison(ComparisonRequest(
-        run=RunRequest(backend="ray", workers=2, budget_s=90, results_dir=results_dir, grace_period=2,
-                       reduction_factor=2),
+        run=RunRequest(backend="ray", workers=2, budget_s=90, results_dir=results_dir,
+                       grace_period=STUDY_SETTINGS.grace_period, reduction_factor=STUDY_SETTINGS.reduction_factor),
         methods=("asha", "ray_tune_asha"), seeds=2, name="ray-figures"))
     run_comparison(comparison, say=lambda text: print(text, flush=True))
-    print(format_table(compare("ray-figures", results_dir)))
+    print(compare("ray-figures", results_dir).to_text())
     return [save_figure(plot_worker_timelines(load_runs("ray-figures", results_dir)), out / "ray_worker_timeline.png")]
 
 

@@ -18,9 +18,11 @@ import tempfile
 from pathlib import Path
 
 from analysis.figure_files import check_output_folder
+from analysis.study import COMMITTED_STUDY, committed_study
 from experiments.tuning.flags import comma_list
 from experiments.tuning.parallel import default_jobs
-from experiments.tuning.scaling import WORKERS, ScalingRequest, check_scaling, run_scaling
+from experiments.tuning.scaling import (FALLBACK_MODEL_BASED, METHODS_SCALED, WORKERS, ScalingRequest, check_scaling,
+                                        default_methods, run_scaling)
 from experiments.tuning.study import BENCHMARKS
 from objectives.usage import UsageError, run_command
 
@@ -33,8 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, default=5,
                         help="paired seeds per method and worker count (default %(default)s)")
     parser.add_argument("--methods", default=None,
-                        help="methods (default: asha, sync_sh, sync_sh_waiting and the model-based method "
-                             "that analysis/figures/study.json ranks first with the most workers)")
+                        help=f"methods (default: {', '.join(METHODS_SCALED)} and the model-based method that "
+                             f"the committed study, {COMMITTED_STUDY.relative_to(COMMITTED_STUDY.parents[2])}, "
+                             f"ranks first on the objective with its most workers; {FALLBACK_MODEL_BASED} without it)")
     parser.add_argument("--target", type=float, default=None,
                         help="validation error to reach (default: the study's, 0.1455 for LeNet)")
     parser.add_argument("--max-wallclock-time", type=float, default=3600.0, metavar="SECONDS",
@@ -54,7 +57,8 @@ def main(argv=None) -> None:
     def check(results_dir: Path) -> ScalingRequest:
         request = ScalingRequest(
             results_dir=results_dir, objective=args.objective, workers=tuple(sorted(comma_list("--workers", args.workers, int))),
-            methods=comma_list("--methods", args.methods) if args.methods else (), seeds=args.seeds,
+            methods=(comma_list("--methods", args.methods) if args.methods
+                     else default_methods(committed_study(), args.objective)), seeds=args.seeds,
             target=args.target, budget_s=args.max_wallclock_time, name=args.study_name)
         check_scaling(request)
         if args.jobs is not None and args.jobs < 1:
@@ -65,7 +69,7 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         request = run_command(lambda: check((args.results_dir or Path(tmp)).expanduser().resolve()))
         table, written = run_scaling(request, args.jobs or default_jobs(), args.output_dir)
-    shown = table[["method", "workers", "median_time_to_target_s", "low", "high", "reached", "seeds",
+    shown = table.frame[["method", "workers", "median_time_to_target_s", "low", "high", "reached", "seeds",
                    "speedup", "efficiency", "compute_s"]]
     print(f"time to reach validation error {request.target_value:g} (median over {request.seeds} seeds, "
           f"simulated s) and speed-up over {min(request.workers)} worker(s):")

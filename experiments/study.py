@@ -23,7 +23,8 @@ from pathlib import Path
 from analysis.figure_files import check_output_folder
 from experiments.tuning.flags import comma_list
 from experiments.tuning.parallel import default_jobs
-from experiments.tuning.study import BENCHMARKS, STUDY_METHODS, StudyRequest, check_study, run_study, write_report
+from experiments.tuning.study import (BENCHMARKS, STUDY_METHODS, STUDY_RESULTS_DIR, StudyRequest, check_study,
+                                      run_study, write_report)
 from objectives.usage import UsageError, run_command
 
 
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default %(default)s)")
     parser.add_argument("--jobs", type=int, default=None,
                         help="runs at once (default: one per core this process may use)")
-    parser.add_argument("--results-dir", type=Path, default=Path("results") / "study",
+    parser.add_argument("--results-dir", type=Path, default=STUDY_RESULTS_DIR,
                         help="where the runs' experiments go (default %(default)s)")
     parser.add_argument("--output-dir", type=Path, default=Path("study-report"),
                         help="where the tables and figures go (default %(default)s)")

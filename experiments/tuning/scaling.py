@@ -13,55 +13,57 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from analysis.figure_files import save_figure
-from analysis.scaling import scaling_figure, scaling_table
-from experiments.schedulers import METHODS
+from analysis.scaling import ScalingTable, scaling_figure, scaling_table
+from analysis.study import StudyTable, best_model_based
+from experiments.schedulers import METHODS, STUDY_SETTINGS
 from experiments.tuning.comparison import ComparisonRequest, check_methods, run_requests
 from experiments.tuning.parallel import ProgressLine, run_many
 from experiments.tuning.plan import RunRequest, check_name
-from experiments.tuning.study import BENCHMARKS
+from experiments.tuning.study import BENCHMARKS, MODEL_BASED_METHODS
 from objectives.usage import UsageError
 
 WORKERS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-# ASHA and both synchronous SH variants, beside the best model-based method (best_model_based)
+# ASHA and both synchronous SH variants, beside the best model-based method (default_methods)
 METHODS_SCALED = ("asha", "sync_sh", "sync_sh_waiting")
-# the study whose results the README shows (experiments/figures.py study writes it)
-COMMITTED_STUDY = Path(__file__).resolve().parents[2] / "analysis" / "figures" / "study.json"
+# the model-based method scaled where no study ranks them (none given, or none on the objective)
+FALLBACK_MODEL_BASED = "bohb"
 
 
-def best_model_based(objective: str, study: Path = COMMITTED_STUDY) -> str:
-    """The model-based method the committed study ranks first on `objective` with its most
-    workers (the scaling study is about many); BOHB where no study says."""
-    if study.exists():
-        ranked = json.loads(study.read_text()).get("best_model_based", {}).get(objective, {})
-        if ranked:
-            return ranked[max(ranked, key=int)]
-    return "bohb"
+def model_based_pick(study: StudyTable | None, objective: str, workers: int | None = None) -> str:
+    """The model-based method `study` ranks first on `objective` at `workers` (default: its
+    most workers, as the scaling study is about many); BOHB where no study says."""
+    counts = study.workers_of(objective) if study is not None else []
+    if counts:
+        pick = best_model_based(study, MODEL_BASED_METHODS, objective, workers if workers is not None else max(counts))
+        if pick is not None:
+            return pick
+    return FALLBACK_MODEL_BASED
 
 
-def default_methods(objective: str) -> tuple[str, ...]:
-    return METHODS_SCALED + (best_model_based(objective),)
+def default_methods(study: StudyTable | None, objective: str) -> tuple[str, ...]:
+    """The methods a scaling study runs unless told: METHODS_SCALED and `study`'s pick."""
+    return METHODS_SCALED + (model_based_pick(study, objective),)
 
 
 @dataclass(frozen=True)
 class ScalingRequest:
     results_dir: Path
+    methods: tuple[str, ...]  # the caller's choice; default_methods(study, objective) is the usual set
     objective: str = "fashion_mnist_lenet"
     workers: tuple[int, ...] = WORKERS
-    methods: tuple[str, ...] = ()  # () : default_methods(objective)
     seeds: int = 5
     target: float | None = None  # None: the study's target for the benchmark
     budget_s: float = 3600.0  # simulated seconds a run may take to reach the target
     name: str = "scaling"
     # the study's settings, so that its model-based pick and these runs agree
-    grace_period: int = 2
-    reduction_factor: int = 2
+    grace_period: int = STUDY_SETTINGS.grace_period
+    reduction_factor: int = STUDY_SETTINGS.reduction_factor
 
     def __post_init__(self):
         if not self.methods:
-            object.__setattr__(self, "methods", default_methods(self.objective))
+            raise UsageError("a scaling study needs methods: give them, e.g. default_methods(study, objective) "
+                             f"({', '.join(METHODS_SCALED)} and the study's best model-based method)")
 
     @property
     def target_value(self) -> float:
@@ -97,7 +99,7 @@ def scaling_requests(request: ScalingRequest) -> list[RunRequest]:
     return runs
 
 
-def run_scaling(request: ScalingRequest, jobs: int, output_dir: Path) -> tuple[pd.DataFrame, list[Path]]:
+def run_scaling(request: ScalingRequest, jobs: int, output_dir: Path) -> tuple[ScalingTable, list[Path]]:
     """Run every run, then write scaling.csv, scaling.png and scaling.json into `output_dir`
     (the compute seconds each method and worker count took beside the table)."""
     requests = scaling_requests(request)
@@ -111,14 +113,15 @@ def run_scaling(request: ScalingRequest, jobs: int, output_dir: Path) -> tuple[p
         key = (outcome.request.method, outcome.request.workers)
         cost[key] = cost.get(key, 0.0) + outcome.seconds
     table = scaling_table(request.name, request.results_dir, request.target_value)
-    table["compute_s"] = [round(cost.get((m, w), 0.0), 2) for m, w in zip(table["method"], table["workers"])]
+    frame = table.frame
+    frame["compute_s"] = [round(cost.get((m, w), 0.0), 2) for m, w in zip(frame["method"], frame["workers"])]
     output_dir.mkdir(parents=True, exist_ok=True)
     written = [output_dir / "scaling.csv", output_dir / "scaling.png", output_dir / "scaling.json"]
-    table.to_csv(written[0], index=False)
+    table.to_csv(written[0])
     save_figure(scaling_figure(table, f"Scaling with workers: {request.objective}, simulated over its recorded "
                                       f"curves, {request.seeds} seeds per point"), written[1])
     written[2].write_text(json.dumps(
         {"objective": request.objective, "target": request.target_value, "budget_s": request.budget_s,
          "seeds": request.seeds, "runs": len(outcomes), "failed": sum(1 for o in outcomes if o.error),
-         "wall_s": round(wall_s, 1), "rows": table.to_dict("records")}, indent=1, default=str))
+         "wall_s": round(wall_s, 1), "rows": table.to_json()}, indent=1, default=str))
     return table, written

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import statistics
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -22,7 +22,8 @@ import pandas as pd
 from analysis import experiment_folder as folder
 from analysis import study as analysis
 from analysis.study import comparison_name
-from experiments.schedulers import METHODS, RAY_TUNE_ASHA
+from analysis.tables import frame_markdown
+from experiments.schedulers import METHODS, RAY_TUNE_ASHA, STUDY_SETTINGS
 from experiments.tuning.comparison import ComparisonRequest, check_methods, run_requests
 from experiments.tuning.parallel import ProgressLine, run_many
 from experiments.tuning.plan import RunRequest, check_name
@@ -52,6 +53,10 @@ BENCHMARKS = {
 
 # every method the simulator can run (Ray Tune's scheduler needs Ray's own runner)
 STUDY_METHODS = tuple(m for m in METHODS if m != RAY_TUNE_ASHA)
+# those among which study.json names the best (analysis.study.best_model_based)
+MODEL_BASED_METHODS = frozenset(m for m in METHODS if METHODS[m].model_based)
+# where a study's runs go unless told (relative to the working folder, as the commands' flags)
+STUDY_RESULTS_DIR = Path("results") / "study"
 
 SWEEP_GRACE_PERIODS = (1, 2, 3)
 SWEEP_REDUCTION_FACTORS = (2, 3, 4)
@@ -67,10 +72,10 @@ class StudyRequest:
     model_seeds: int = 20  # seeds of the methods that fit a model
     sweep_methods: tuple[str, ...] = ("asha",)  # the settings sweep (LeNet, 2 workers)
     # every method is compared at the same settings: those the committed study ran with (the
-    # launchers' defaults until its sweep moved ASHA's to grace period 1, reduction factor 4)
-    grace_period: int = 2
-    reduction_factor: int = 2
-    results_dir: Path = field(default_factory=lambda: Path("results") / "study")
+    # launchers' defaults)
+    grace_period: int = STUDY_SETTINGS.grace_period
+    reduction_factor: int = STUDY_SETTINGS.reduction_factor
+    results_dir: Path = STUDY_RESULTS_DIR
 
 
 def seeds_of(request: StudyRequest, method: str) -> int:
@@ -181,35 +186,30 @@ def write_report(request: StudyRequest, output_dir: Path, costs: pd.DataFrame | 
     output_dir.mkdir(parents=True, exist_ok=True)
     analysed = analysis.analyse(request.name, request.results_dir, output_dir,
                                 say=lambda text: print(text, file=sys.stderr, flush=True))
-    rows = analysis.table_rows(analysed)
-    pd.DataFrame(rows).to_csv(output_dir / "study.csv", index=False)
-    text = analysis.markdown(analysed)
-    sweep = analysis.sweep_rows(request.name, request.results_dir)
-    if sweep:
-        pd.DataFrame(sweep).to_csv(output_dir / "sweep.csv", index=False)
-        default = (RunRequest.grace_period, RunRequest.reduction_factor)  # the launchers' defaults
-        sweep_text = analysis.sweep_markdown(sweep, default)
+    analysed.table.frame().to_csv(output_dir / "study.csv", index=False)
+    text = analysed.to_markdown()
+    # the settings every other run of the study used, marked "(default)" in the sweep
+    sweep = analysis.sweep(request.name, request.results_dir, (request.grace_period, request.reduction_factor))
+    if sweep.rows:
+        sweep.frame().to_csv(output_dir / "sweep.csv", index=False)
+        sweep_text = sweep.to_markdown()
         (output_dir / "sweep.md").write_text(sweep_text + "\n")
         text += ("\n### Settings: fashion_mnist_lenet, 2 workers (time to target; the aim is a median "
                  "of at most 120 s)\n\n" + sweep_text + "\n")
     if costs is not None:
         costs.to_csv(output_dir / "costs.csv", index=False)
-        text += "\n### What each method cost to simulate (this run)\n\n" + analysis.frame_markdown(costs) + "\n"
+        text += "\n### What each method cost to simulate (this run)\n\n" + frame_markdown(costs) + "\n"
     (output_dir / "study.md").write_text(text)
-    model_based = {m for m in METHODS if METHODS[m].model_based}
-    best = {b: {w: analysis.best_model_based(analysed, model_based, b, w) for w in by_w}
-            for b, by_w in analysed["benchmarks"].items()}
     (output_dir / "study.json").write_text(json.dumps(
-        {"study": request.name, "rows": rows, "sweep": sweep, "best_model_based": best,
-         "leaders": analysis.leaders(analysed).to_dict("records"),
+        {**analysed.to_json(MODEL_BASED_METHODS), "sweep": sweep.to_json(),
          "costs": None if costs is None else costs.to_dict("records"),
          "benchmarks": {b: {"budget_s": BENCHMARKS[b].budget_s, "target": BENCHMARKS[b].target,
-                            "why": BENCHMARKS[b].why} for b in analysed["benchmarks"]}},
+                            "why": BENCHMARKS[b].why} for b in analysed.benchmarks}},
         indent=1, default=str))
     print(text)
     written = [output_dir / name for name in ("study.md", "study.csv", "study.json")]
-    written += [Path(f) for f in analysed["figures"]]
-    written += [output_dir / "sweep.md", output_dir / "sweep.csv"] if sweep else []
+    written += analysed.figures
+    written += [output_dir / "sweep.md", output_dir / "sweep.csv"] if sweep.rows else []
     written += [output_dir / "costs.csv"] if costs is not None else []
     print("wrote " + ", ".join(str(p) for p in written))
     return written
