@@ -105,10 +105,16 @@ class WarmBackend(ProcessHooks, PythonBackend):
         self.settings = settings
         # Start the warm process now and wait until it has loaded everything (a few seconds),
         # so that the wait is not inside the tuner's timed loop.
-        with preload_request(settings and settings.objective, settings and settings.data):
-            warm_up = self._context().Process(target=do_nothing)
+        warm_up = self._context().Process(target=do_nothing)
+        with self.preloading():
             warm_up.start()
-            warm_up.join()
+        warm_up.join()
+
+    def preloading(self):
+        """While a process starts: the forkserver starts with it where none runs (the first
+        process of this launcher, also the first trial of a resumed run) and preloads."""
+        settings = self.settings
+        return preload_request(settings and settings.objective, settings and settings.data)
 
     def _context(self):
         context = multiprocessing.get_context("forkserver")
@@ -131,7 +137,8 @@ class WarmBackend(ProcessHooks, PythonBackend):
         # meanwhile leaves the backend consistent (the half-started process dies with the
         # forkserver, see die_with_parent).
         self.trial_subprocess[trial_id] = EndedTrial(None)
-        process.start()
+        with self.preloading():
+            process.start()
         self.trial_subprocess[trial_id] = ForkedTrial(process)
 
     def end_trial_process(self, trial_id: int) -> None:
