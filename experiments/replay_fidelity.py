@@ -35,7 +35,7 @@ from objectives.usage import run_command
 def replay(runs, results_dir: Path) -> str:
     """Replay the real comparison's settings in simulation; return the new comparison's name."""
     first = runs[0].metadata
-    settings = first.get(folder.SCHEDULER_SETTINGS) or first["flags"]  # older experiments: flags
+    settings = first.get(folder.SCHEDULER_SETTINGS) or first[folder.REQUEST]  # older experiments: the request
     seeds = sorted({r.seed for r in runs})
     name = f"replay-{first[folder.COMPARISON]}"[:60]
     comparison = plan_comparison(ComparisonRequest(
