@@ -105,7 +105,8 @@ class SchedulingTuner(Tuner):
         moved after it was written (the pickled backend holds the folder it was written in)."""
         tuner = Tuner.load(str(experiment_dir))
         tuner.tuner_path = Path(experiment_dir)
-        tuner.trial_backend.set_path(results_root=str(experiment_dir), tuner_name=tuner.name)
+        # what LocalBackend.set_path sets, without PythonBackend's warning that the folder exists
+        tuner.trial_backend.local_path = Path(experiment_dir)
         return tuner
 
     def _schedule_new_tasks(self, running_trials_ids: set[int]):
