@@ -49,10 +49,12 @@ def test_an_experiment_written_before_resumes_to_its_limit(tmp_path, method):
     assert "Resuming" in completed.stdout
     after = pd.read_csv(experiment / folder.RESULTS_FILE)
     assert len(after) >= 60  # the experiment's own --max-results
-    assert after.iloc[:len(before)].equals(before)
+    assert after.iloc[:len(before)][before.columns].equals(before)
     assert after[after.duplicated(["trial_id", "step"])].empty, "steps trained twice"
     # the trials started on resume write into the folder where the experiment is now
     new_trials = set(after["trial_id"]) - set(before["trial_id"])
     assert new_trials and all((experiment / str(t) / "std.out").exists() for t in new_trials)
+    # they fork from a forkserver that preloaded the objective, as the first run's trials did
+    assert (after.loc[after["trial_id"].isin(new_trials), "preloaded"] == 1).all()
     metadata = folder.read_metadata(experiment)
     assert metadata[folder.RESUMED] == 1 and metadata[folder.FINISHED] and not metadata[folder.INTERRUPTED]

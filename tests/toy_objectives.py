@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -30,6 +31,13 @@ def final_score(config: dict) -> float:
     return 1.0 - (config["x"] - 0.3) ** 2 - 0.01 * (config["y"] - 7) ** 2
 
 
+def preloaded() -> float:
+    """1.0 in a trial forked from the warm backend's forkserver after it preloaded the objective
+    (experiments/backends/warm_preload.py), else 0.0."""
+    module = sys.modules.get("experiments.backends.warm_preload")
+    return float(getattr(module, "_objective", None) is not None)
+
+
 def train(config: dict, run: TrialRun, fail_at: int | None = None, kill_at: int | None = None) -> None:
     checkpoint = Path(run.checkpoint_dir) / "progress.json" if run.checkpoint_dir else None
     first = json.loads(checkpoint.read_text())["step"] + 1 if checkpoint and checkpoint.exists() else 1
@@ -42,7 +50,7 @@ def train(config: dict, run: TrialRun, fail_at: int | None = None, kill_at: int 
         if checkpoint:
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
             checkpoint.write_text(json.dumps({"step": step}))
-        run.report(step=step, score=final_score(config) * (1 - 0.5 / step))
+        run.report(step=step, score=final_score(config) * (1 - 0.5 / step), preloaded=preloaded())
 
 
 quadratic = Objective(name="quadratic", search_space=SPACE, max_resource=8, train=train,
