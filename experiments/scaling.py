@@ -19,7 +19,7 @@ from pathlib import Path
 
 from analysis.figure_files import check_output_folder
 from analysis.study import COMMITTED_STUDY, committed_study
-from experiments.tuning.flags import comma_list
+from experiments.tuning.flags import add_many_runs_flags, comma_list
 from experiments.tuning.parallel import default_jobs
 from experiments.tuning.scaling import (FALLBACK_MODEL_BASED, METHODS_SCALED, WORKERS, ScalingRequest, check_scaling,
                                         default_methods, run_scaling)
@@ -42,11 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="validation error to reach (default: the study's, 0.1455 for LeNet)")
     parser.add_argument("--max-wallclock-time", type=float, default=3600.0, metavar="SECONDS",
                         help="simulated seconds a run may take to reach the target (default %(default)s)")
-    parser.add_argument("--jobs", type=int, default=None, help="runs at once (default: one per core)")
-    parser.add_argument("--results-dir", type=Path, default=None,
-                        help="keep the runs' experiments there (default: a temporary folder)")
-    parser.add_argument("--output-dir", type=Path, default=Path("scaling-report"),
-                        help="where scaling.png, .csv and .json go (default %(default)s)")
+    add_many_runs_flags(parser, results_dir=None,
+                        results_help="keep the runs' experiments there (default: a temporary folder)",
+                        output_dir=Path("scaling-report"),
+                        output_help="where scaling.png, .csv and .json go (default %(default)s)")
     parser.add_argument("--study-name", default="scaling", help="names the runs STUDY-wN (default %(default)s)")
     return parser
 

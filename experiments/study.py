@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from analysis.figure_files import check_output_folder
-from experiments.tuning.flags import comma_list
+from experiments.tuning.flags import add_many_runs_flags, comma_list
 from experiments.tuning.parallel import default_jobs
 from experiments.tuning.study import (BENCHMARKS, STUDY_METHODS, STUDY_RESULTS_DIR, StudyRequest, check_study,
                                       run_study, write_report)
@@ -42,12 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sweep-methods", default="asha",
                         help="methods of the grace period x reduction factor sweep; 'none' to skip "
                              "(default %(default)s)")
-    parser.add_argument("--jobs", type=int, default=None,
-                        help="runs at once (default: one per core this process may use)")
-    parser.add_argument("--results-dir", type=Path, default=STUDY_RESULTS_DIR,
-                        help="where the runs' experiments go (default %(default)s)")
-    parser.add_argument("--output-dir", type=Path, default=Path("study-report"),
-                        help="where the tables and figures go (default %(default)s)")
+    add_many_runs_flags(parser, results_dir=STUDY_RESULTS_DIR,
+                        results_help="where the runs' experiments go (default %(default)s)",
+                        output_dir=Path("study-report"), output_help="where the tables and figures go (default %(default)s)")
     parser.add_argument("--analyse-only", action="store_true", help="skip running; analyse what is there")
     return parser
 

@@ -129,6 +129,16 @@ def add_backend_flags(parser: argparse.ArgumentParser, backends) -> None:
                              "when all nodes share this machine's disk)")
 
 
+def add_many_runs_flags(parser: argparse.ArgumentParser, *, results_dir: Path | None, results_help: str,
+                        output_dir: Path, output_help: str) -> None:
+    """--jobs, --results-dir and --output-dir of a command that runs many simulated runs, then
+    writes a report of them (the study, the scaling study)."""
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="runs at once (default: one per core this process may use)")
+    parser.add_argument("--results-dir", type=Path, default=results_dir, help=results_help)
+    parser.add_argument("--output-dir", type=Path, default=output_dir, help=output_help)
+
+
 def request_from(args: argparse.Namespace, method: str) -> RunRequest:
     return RunRequest(
         objective=args.objective, method=method, workers=args.workers,
