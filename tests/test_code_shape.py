@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 
+import pytest
+
 from analysis import experiment_folder as folder
 from tests.conftest import REPO, read_metadata
 
@@ -48,10 +50,14 @@ def named_keys() -> set[str]:
     return {value for name, value in vars(folder).items() if name.isupper() and isinstance(value, str)}
 
 
-def test_every_metadata_key_of_a_run_is_named_in_the_experiment_folder_module(smoke_experiment, comparison_dir):
-    experiments = [smoke_experiment, next(p for p in comparison_dir.iterdir() if (p / folder.METADATA_FILE).exists())]
-    for experiment in experiments:
-        metadata = read_metadata(experiment)
-        test_score = {metadata[folder.TEST_METRIC]} if metadata.get(folder.TEST_METRIC) else set()
-        unnamed = set(metadata) - named_keys() - SYNE_TUNE_KEYS - test_score
-        assert not unnamed, f"{experiment.name}: metadata keys without a name in experiment_folder: {unnamed}"
+@pytest.mark.parametrize("method", ["asha", "sync_sh"])
+def test_every_metadata_key_of_a_run_is_named_in_the_experiment_folder_module(tmp_path, method):
+    from experiments.tuning.plan import RunRequest, make_plan
+    from experiments.tuning.run import run_plan
+
+    tags = {folder.COMPARISON: "shape", folder.METHOD: method, folder.TARGET: 0.9}  # as a comparison's runs
+    experiment = run_plan(make_plan(RunRequest(objective="tests.toy_objectives:quadratic", method=method,
+                                               workers=2, max_results=12, results_dir=tmp_path, tags=tags)))
+    metadata = read_metadata(experiment)
+    unnamed = set(metadata) - named_keys() - SYNE_TUNE_KEYS
+    assert not unnamed, f"{method}: metadata keys without a name in experiment_folder: {unnamed}"
