@@ -231,6 +231,12 @@ def hyperparameter_columns(metadata: dict, results: pd.DataFrame) -> list[str]:
     return [c for c in columns if c[len("config_"):] not in LEGACY_SETTINGS]
 
 
+def hyperparameter_values(row: pd.Series, metadata: dict, results: pd.DataFrame) -> dict:
+    """A report's values of the searched hyperparameters, by name (as recorded: a run over the
+    recorded configurations has their `config_id`)."""
+    return {column[len("config_"):]: row[column] for column in hyperparameter_columns(metadata, results)}
+
+
 def is_finished(metadata: dict) -> bool:
     """The launcher got to the end (older experiments had no flag but a test score at the end)."""
     return bool(metadata.get(FINISHED, "test_error" in metadata))

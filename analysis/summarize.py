@@ -19,7 +19,6 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import experiment_folder as folder
-from analysis.experiment_folder import hyperparameter_columns
 from analysis.experiments import add_results_dir_flag, load, resolve_runs
 from analysis.figure_files import check_output_file
 from analysis.metrics import stopped_early, trial_segments, wallclock_seconds, worker_utilization
@@ -48,7 +47,7 @@ def objective_hyperparameters(metadata: dict, searched: list[str]) -> list[str]:
 def config_of(row, results: pd.DataFrame, metadata: dict) -> dict:
     """The hyperparameters of a result row; a recorded configuration's id is kept and resolved
     to the configuration's values, as its trial resolved it."""
-    config = {c[len("config_"):]: _clean(row[c]) for c in hyperparameter_columns(metadata, results)}
+    config = {name: _clean(value) for name, value in folder.hyperparameter_values(row, metadata, results).items()}
     try:
         resolved = trial_hyperparameters(config, metadata.get(folder.OBJECTIVE),
                                          objective_hyperparameters(metadata, list(config)))

@@ -54,8 +54,7 @@ def best_trial(plan: RunPlan, experiment) -> tuple[int | None, dict | None]:
     best = folder.best_row(experiment.results, experiment.metadata)
     if best is None:
         return None, None
-    searched = {column[len("config_"):]: best[column]
-                for column in folder.hyperparameter_columns(experiment.metadata, experiment.results)}
+    searched = folder.hyperparameter_values(best, experiment.metadata, experiment.results)
     return int(best["trial_id"]), trial_hyperparameters(searched, plan.objective.name, plan.objective.search_space)
 
 
