@@ -97,10 +97,6 @@ def study_figure(benchmark: str, loaded: dict):
 
 # -- the typed result ---------------------------------------------------------------------------
 
-# The row's two summarised fields and their short names in study.csv.
-ROW_FIELDS = (("final_best", "final_best"), (TIME_TO_TARGET, "time_to_target_s"))
-
-
 @dataclass(frozen=True)
 class StudyRow:
     """One benchmark, worker count and method of a study, numbers only (a row of study.csv):
