@@ -24,7 +24,6 @@ from experiments.tuning.callbacks import ProgressPrinter
 from experiments.tuning.plan import RunPlan, RunRequest, make_plan
 from experiments.tuning.provenance import metadata_of
 from experiments.tuning.run import evaluate_best_on_test, interrupted
-from objectives.tables import recorded_configurations
 from objectives.trial import TrialSettings
 from objectives.usage import UsageError
 
@@ -243,12 +242,11 @@ def start_experiment_folder(plan: RunPlan) -> Path:
 
 
 def ray_tune_space(plan: RunPlan) -> dict:
-    """What Ray Tune samples: the objective's space, or the recorded configurations by id."""
-    from ray import tune
+    """What Ray Tune samples: what the Syne Tune launchers search (the objective's space, or the
+    recorded configurations by id), in Ray Tune's terms."""
+    from experiments.tuning.build import search_space_of
 
-    if plan.search_space == "recorded":
-        return {"config_id": tune.choice(sorted(recorded_configurations(plan.objective.name)))}
-    return ray_search_space(plan.objective.search_space)
+    return ray_search_space(search_space_of(plan))
 
 
 def trial_files(plan: RunPlan, experiment_dir: Path, settings: TrialSettings) -> RayTuneTrialFiles:
