@@ -25,7 +25,7 @@ $(PY):
 
 $(STAMP): $(PY) setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,ray,gp]'
+	$(PY) -m pip install --quiet -e '.[test,ray,gp,peers]'
 	touch $(STAMP)
 
 # FashionMNIST from Debian's package where apt-get can install it; then decode and cache it.

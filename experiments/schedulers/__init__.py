@@ -8,7 +8,8 @@ waiting, as in the textbook). Adding a method is one entry in `METHODS`.
 Every model-based searcher is wrapped so that it counts where its suggestions came from
 (experiments/compat/syne_tune_searchers.py); the launcher records the counts in the
 experiment's metadata. `ray_tune_asha` is Ray Tune's own tuner (experiments/tuning/ray_tune.py),
-not a Syne Tune scheduler.
+not a Syne Tune scheduler. The `optuna_tpe_*` methods are Optuna's TPE sampler with one of its
+pruners, driven through ask-and-tell (experiments/schedulers/optuna_peers.py; the [peers] extra).
 """
 
 from __future__ import annotations
@@ -58,17 +59,19 @@ class SchedulerArgs:
 @dataclass(frozen=True)
 class MethodSpec:
     name: str
-    family: str  # "asha", "sync" (synchronous SH/Hyperband), "random" or "ray_tune"
+    family: str  # "asha", "sync" (synchronous SH/Hyperband), "random", "ray_tune" or "optuna"
     searcher: str  # Syne Tune's searcher name
     description: str
     hyperband: bool = False  # brackets at every rung level unless --brackets says otherwise
     busy: bool = True  # synchronous family: start the next bracket instead of waiting
     searcher_kwargs: tuple = ()  # (name, value) pairs for the searcher, where a default does not do
+    pruner: str = ""  # optuna family: "hyperband", "sha" or "median" (optuna_peers.PRUNERS)
 
     @property
     def rungs(self) -> bool:
-        """Whether trials are compared at rung levels (the analysis marks them)."""
-        return self.family in ("asha", "sync", "ray_tune")
+        """Whether trials are compared at rung levels (the analysis marks them); Optuna's
+        median rule compares at every step instead."""
+        return self.family in ("asha", "sync", "ray_tune") or (self.family == "optuna" and self.pruner != "median")
 
     @property
     def model_based(self) -> bool:
@@ -83,6 +86,8 @@ class MethodSpec:
         (NaN or infinite metric) is stopped and counts as the worst (schedulers/divergence.py)."""
         if self.family == "ray_tune":
             raise ValueError(f"{self.name} is Ray Tune's own tuner, not a Syne Tune scheduler")
+        if self.family == "optuna":
+            return self.build_optuna(args)
         searcher: Any = "random_search"
         if self.model_based:
             from experiments.compat.syne_tune_searchers import CountingLastValueSearcher
@@ -111,6 +116,18 @@ class MethodSpec:
         searcher_kwargs = None if self.model_based else {"points_to_evaluate": args.points_to_evaluate}
         return DivergenceAwareASHA(args.config_space, grace_period=grace_period, searcher=searcher,
                                    searcher_kwargs=searcher_kwargs, **common)
+
+
+    def build_optuna(self, args: SchedulerArgs):
+        """Optuna's TPE with this method's pruner (Optuna is the optional [peers] extra)."""
+        from experiments.schedulers.optuna_peers import OptunaScheduler, OptunaSettings
+
+        settings = OptunaSettings(pruner=self.pruner, grace_period=args.grace_period,
+                                  reduction_factor=args.reduction_factor, max_t=args.max_t, seed=args.seed,
+                                  study_name=f"{self.name}-seed-{args.seed}")
+        return OptunaScheduler(args.config_space, metric=args.metric, time_attr=args.resource_attr,
+                               settings=settings, do_minimize=args.do_minimize,
+                               points_to_evaluate=args.points_to_evaluate)
 
 
 RAY_TUNE_ASHA = "ray_tune_asha"
@@ -155,6 +172,12 @@ METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in (
                "(Syne Tune's SyncBOHB until 0.14)", hyperband=True),
     MethodSpec("random_search", "random", "random_search", "random search, every trial to the end"),
     MethodSpec(RAY_TUNE_ASHA, "ray_tune", "random_search", "Ray Tune's own ASHAScheduler (runs on Ray)"),
+    MethodSpec("optuna_tpe_hyperband", "optuna", "tpe", "Optuna's TPESampler with its HyperbandPruner "
+               "(Optuna's multi-fidelity recipe; needs the [peers] extra)", pruner="hyperband"),
+    MethodSpec("optuna_tpe_sha", "optuna", "tpe", "Optuna's TPESampler with its asynchronous "
+               "SuccessiveHalvingPruner (needs the [peers] extra)", pruner="sha"),
+    MethodSpec("optuna_tpe_median", "optuna", "tpe", "Optuna's TPESampler with its MedianPruner, "
+               "Optuna's default pruner (needs the [peers] extra)", pruner="median"),
 )}
 
 
@@ -164,10 +187,15 @@ def methods_of(family: str) -> list[str]:
 
 def scheduler_record(scheduler) -> dict:
     """What a run's metadata keeps of its scheduler: where a counting (model-based) searcher's
-    suggestions came from, and a synchronous scheduler's rung decisions."""
+    suggestions came from, a synchronous scheduler's rung decisions, and for Optuna's methods
+    where TPE's suggestions came from, what the pruner decided and the settings of both."""
     from analysis import experiment_folder as folder
 
     record = {}
+    if hasattr(scheduler, "decision_counts"):  # optuna_peers.OptunaScheduler
+        record[folder.SEARCHER_COUNTS] = {**scheduler.suggestion_counts(), "fallback_errors": []}
+        record[folder.PRUNER_DECISIONS] = scheduler.decision_counts()
+        record[folder.OPTUNA_SETTINGS] = scheduler.settings.record()
     counts = getattr(getattr(scheduler, "searcher", None), "counts", None)
     if counts is not None:
         record[folder.SEARCHER_COUNTS] = {**counts(), "fallback_errors": list(scheduler.searcher.counter.errors)}

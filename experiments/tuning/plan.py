@@ -236,6 +236,8 @@ def make_plan(request: RunRequest) -> RunPlan:
     if METHODS[request.method].searcher == "botorch" and importlib.util.find_spec("botorch") is None:
         raise UsageError(f"{request.method} needs BoTorch, which is not installed: "
                          f"pip install -e '.[gp]'")
+    if METHODS[request.method].family == "optuna":
+        check_optuna_request(request)
     objective = load_objective(request.objective)
     results_dir = checked_results_dir(request)
     if request.smoke and not objective.has_data:
@@ -319,6 +321,16 @@ def budget_of(request: RunRequest) -> float | None:
 
 def default_experiment_name(request: RunRequest, objective: Objective) -> str:
     return f"{request.method}-{objective.name}".replace("_", "-")
+
+
+def check_optuna_request(request: RunRequest) -> None:
+    """Optuna's methods need Optuna, and its HyperbandPruner sets its own brackets."""
+    if importlib.util.find_spec("optuna") is None:
+        raise UsageError(f"{request.method} needs Optuna, which is not installed: "
+                         f"pip install -e '.[peers]'")
+    if request.brackets is not None:
+        raise UsageError(f"--brackets does not apply to {request.method}: Optuna's pruners set "
+                         f"their own brackets from the grace period, reduction factor and max resource")
 
 
 def brackets_of(request: RunRequest, max_resource: int) -> int:
