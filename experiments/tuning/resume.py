@@ -12,6 +12,8 @@ What the interruption killed is handled so that no completed epoch is trained ag
   had saved its checkpoint at the rung but lost its report to the interruption has nothing
   left to train, ends without a result and is recorded as failed);
 - ASHA: trials that were running stay ended with the epochs they completed; new trials start.
+- Optuna's methods: the same, and Optuna's study is told that those trials failed (left
+  running, TPE's constant liar would hold them against their configurations for good).
 """
 
 from __future__ import annotations
@@ -102,6 +104,8 @@ def load_interrupted(experiment_dir: Path):
         count_results_seen(tuner.trial_backend, int(trial_id), int(count))
     count_kept_results(tuner, len(results))
     reopened = reopen_interrupted_rungs(tuner, results)
+    if hasattr(tuner.scheduler, "end_running"):  # optuna_peers.OptunaScheduler
+        tuner.scheduler.end_running()
     # The tuner rewrites metadata.json from its own copy when it starts: bring that copy up to
     # date with what was added after it was pickled.
     tuner.metadata.update(metadata, **{folder.INTERRUPTED: False,
