@@ -151,3 +151,20 @@ def test_a_real_run_counts_model_suggestions_and_pruned_trials(tmp_path, method,
     assert 0 < decisions["reports_checked"] <= len(results)
     assert metadata["optuna_settings"]["pruner"] == METHODS[method].pruner
     assert metadata["optuna_settings"]["study_name"] == f"{method}-seed-0"
+
+
+def test_the_metadata_marks_the_steps_where_optuna_compares_trials():
+    """Optuna's successive halving compares at r_min * eta^k; the suite's schedulers also at max_t."""
+    from experiments.tuning.build import rung_levels_of
+    from experiments.tuning.plan import RunRequest, make_plan
+
+    def levels(method):
+        return rung_levels_of(make_plan(RunRequest(objective="tests.toy_objectives:quadratic", method=method,
+                                                   grace_period=3, reduction_factor=2)))
+
+    assert levels("asha") == [3, 6, 8]
+    assert levels("optuna_tpe_sha") == levels("optuna_tpe_hyperband") == [3, 6]
+    assert levels("optuna_tpe_median") is None  # it compares at every step
+    scheduler = make_scheduler("sha", grace_period=3)
+    through_the_scheduler(scheduler, N_TRIALS)
+    assert {int(step) for step in scheduler.decision_counts()["pruned_by_step"]} <= {3, 6}

@@ -151,9 +151,14 @@ def make_tuner(backend, scheduler, scheduler_name: str, *, n_workers: int, stop_
 
 def rung_levels_of(plan: RunPlan) -> list[int] | None:
     """The resource levels at which the method compares trials; None for methods without rungs."""
-    if not METHODS[plan.method].rungs:
+    spec = METHODS[plan.method]
+    if not spec.rungs:
         return None
-    return rung_levels(plan.grace_period, plan.reduction_factor, plan.max_resource)
+    levels = rung_levels(plan.grace_period, plan.reduction_factor, plan.max_resource)
+    if spec.family == "optuna":  # Optuna's pruners compare at r_min * eta^k only, not at a max_t between
+        levels = [level for level in levels
+                  if any(level == plan.grace_period * plan.reduction_factor**k for k in range(len(levels)))]
+    return levels
 
 
 def stopping_criterion(plan: RunPlan) -> StoppingCriterion:
