@@ -168,3 +168,24 @@ def test_the_metadata_marks_the_steps_where_optuna_compares_trials():
     scheduler = make_scheduler("sha", grace_period=3)
     through_the_scheduler(scheduler, N_TRIALS)
     assert {int(step) for step in scheduler.decision_counts()["pruned_by_step"]} <= {3, 6}
+
+
+def test_a_simulated_comparison_with_asha(tmp_path):
+    """Optuna's methods on the recorded learning curves, paired with ASHA, as
+    `experiments/compare.py --backend simulated --methods asha,optuna_tpe_hyperband,optuna_tpe_sha`."""
+    from analysis.comparison import compare
+    from experiments.tuning.comparison import ComparisonRequest, plan_comparison, run_comparison
+    from experiments.tuning.plan import RunRequest
+
+    methods = ("asha", "optuna_tpe_hyperband", "optuna_tpe_sha")
+    comparison = plan_comparison(ComparisonRequest(
+        run=RunRequest(backend="simulated", workers=2, max_results=120, results_dir=tmp_path),
+        methods=methods, seeds=1, name="peers"))
+    folders = run_comparison(comparison, say=lambda text: None)
+    for folder, method in zip(folders, methods):
+        metadata = read_metadata(folder)
+        assert metadata["max_results"] == 120 and len(pd.read_csv(folder / "results.csv.zip")) >= 120
+        if method != "asha":
+            assert metadata["searcher_counts"][MODEL] > 0 and metadata["pruner_decisions"]["pruned"] > 0, method
+    text = compare("peers", tmp_path).to_text()
+    assert all(method in text for method in methods)
