@@ -4,6 +4,7 @@
     python experiments/run_asha.py --workers 2 --max-wallclock-time 90
     python experiments/run_asha.py --max-results 200                 # until 200 epochs are trained
     python experiments/run_asha.py --method bohb                     # ASHA with a model-based searcher
+    python experiments/run_asha.py --method optuna_tpe_hyperband     # Optuna's TPE + Hyperband pruner
     python experiments/run_asha.py --smoke --max-wallclock-time 20   # synthetic data
 
 Then: python -m analysis.summarize latest; python -m analysis.plot_learning_curves latest
@@ -13,4 +14,5 @@ from experiments.schedulers import methods_of
 from experiments.tuning.launch import launch
 
 if __name__ == "__main__":
-    launch(methods_of("asha") + methods_of("random"), __doc__.split("\n\n")[0])
+    # Optuna's pruners are asynchronous too: a trial never waits for others
+    launch(methods_of("asha") + methods_of("random") + methods_of("optuna"), __doc__.split("\n\n")[0])

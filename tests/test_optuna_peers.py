@@ -131,11 +131,12 @@ def test_optuna_sets_its_own_brackets():
                              brackets=2))
 
 
-@pytest.mark.parametrize("method,max_results", [("optuna_tpe_hyperband", 60), ("optuna_tpe_sha", 60),
+@pytest.mark.parametrize("method,max_results", [("optuna_tpe_hyperband", 100), ("optuna_tpe_sha", 60),
                                                 ("optuna_tpe_median", 100)])
 def test_a_real_run_counts_model_suggestions_and_pruned_trials(tmp_path, method, max_results):
     """A short run of the launcher's code path (warm backend, two workers); the median pruner
-    waits for 5 completed trials, hence more results."""
+    waits for 5 completed trials and Hyperband runs a bracket of trials to max_t unpruned, hence
+    more results: 10 trials must end before TPE uses its model."""
     from experiments.tuning.plan import RunRequest, make_plan
     from experiments.tuning.run import run_plan
 
