@@ -20,7 +20,7 @@ MODULE_COMMANDS = [
 
 
 def parsers():
-    yield "run_asha.py", launcher_parser(methods_of("asha") + methods_of("random"), "ASHA")
+    yield "run_asha.py", launcher_parser(methods_of("asha") + methods_of("random") + methods_of("optuna"), "ASHA")
     yield "run_sync_sh.py", launcher_parser(methods_of("sync"), "SH")
     for name in MODULE_COMMANDS:
         yield name, importlib.import_module(name).build_parser()

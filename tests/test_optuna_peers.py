@@ -190,3 +190,21 @@ def test_a_simulated_comparison_with_asha(tmp_path):
             assert metadata["searcher_counts"][MODEL] > 0 and metadata["pruner_decisions"]["pruned"] > 0, method
     text = compare("peers", tmp_path).to_text()
     assert all(method in text for method in methods)
+
+
+def test_a_pickled_scheduler_resumes_and_ends_the_trials_an_interruption_killed():
+    """--resume loads the tuner from its dill pickle; the trials running at the interruption
+    are told failed, and the study goes on asking."""
+    import dill
+
+    scheduler = make_scheduler("sha")
+    through_the_scheduler(scheduler, 3)
+    trial = Trial(trial_id=3, config=scheduler.suggest().config, creation_time=datetime.now())
+    scheduler.on_trial_add(trial)
+    scheduler.on_trial_result(trial, {"score": 0.5, "step": 1})
+    resumed = dill.loads(dill.dumps(scheduler))
+    assert resumed.end_running() == [3]
+    states = [t.state for t in resumed.study.get_trials(deepcopy=False)]
+    assert states[3] == optuna.trial.TrialState.FAIL and optuna.trial.TrialState.RUNNING not in states
+    assert resumed.suggest().config[RESOURCE_BOUND] == MAX_T
+    assert resumed.suggestion_counts()["total"] == 5

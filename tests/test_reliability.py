@@ -186,7 +186,7 @@ def test_interrupt_stops_every_trial_and_keeps_results(tmp_path, sig, code):
 
 
 # what each launcher script offers (experiments/run_asha.py, experiments/run_sync_sh.py)
-LAUNCHER_METHODS = {"run_asha.py": methods_of("asha") + methods_of("random"),
+LAUNCHER_METHODS = {"run_asha.py": methods_of("asha") + methods_of("random") + methods_of("optuna"),
                     "run_sync_sh.py": methods_of("sync")}
 
 
