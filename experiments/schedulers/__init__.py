@@ -10,6 +10,8 @@ Every model-based searcher is wrapped so that it counts where its suggestions ca
 experiment's metadata. `ray_tune_asha` is Ray Tune's own tuner (experiments/tuning/ray_tune.py),
 not a Syne Tune scheduler. The `optuna_tpe_*` methods are Optuna's TPE sampler with one of its
 pruners, driven through ask-and-tell (experiments/schedulers/optuna_peers.py; the [peers] extra).
+`smac_hyperband` is SMAC3's MultiFidelityFacade (a random forest with Hyperband), also through
+ask-and-tell (experiments/schedulers/smac_peer.py; the [peers] extra).
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ class SchedulerArgs:
 @dataclass(frozen=True)
 class MethodSpec:
     name: str
-    family: str  # "asha", "sync" (synchronous SH/Hyperband), "random", "ray_tune" or "optuna"
+    family: str  # "asha", "sync" (synchronous SH/Hyperband), "random", "ray_tune", "optuna" or "smac"
     searcher: str  # Syne Tune's searcher name
     description: str
     hyperband: bool = False  # brackets at every rung level unless --brackets says otherwise
@@ -71,7 +73,7 @@ class MethodSpec:
     def rungs(self) -> bool:
         """Whether trials are compared at rung levels (the analysis marks them); Optuna's
         median rule compares at every step instead."""
-        return self.family in ("asha", "sync", "ray_tune") or (self.family == "optuna" and self.pruner != "median")
+        return self.family in ("asha", "sync", "ray_tune", "smac") or (self.family == "optuna" and self.pruner != "median")
 
     @property
     def model_based(self) -> bool:
@@ -88,6 +90,8 @@ class MethodSpec:
             raise ValueError(f"{self.name} is Ray Tune's own tuner, not a Syne Tune scheduler")
         if self.family == "optuna":
             return self.build_optuna(args)
+        if self.family == "smac":
+            return self.build_smac(args)
         searcher: Any = "random_search"
         if self.model_based:
             from experiments.compat.syne_tune_searchers import CountingLastValueSearcher
@@ -128,6 +132,16 @@ class MethodSpec:
         return OptunaScheduler(args.config_space, metric=args.metric, time_attr=args.resource_attr,
                                settings=settings, do_minimize=args.do_minimize,
                                points_to_evaluate=args.points_to_evaluate)
+
+    def build_smac(self, args: SchedulerArgs):
+        """SMAC's MultiFidelityFacade (SMAC is the optional [peers] extra)."""
+        from experiments.schedulers.smac_peer import SmacHyperbandScheduler, SmacSettings
+
+        settings = SmacSettings(grace_period=args.grace_period, reduction_factor=args.reduction_factor,
+                                max_t=args.max_t, seed=args.seed, name=f"{self.name}-seed-{args.seed}")
+        return SmacHyperbandScheduler(args.config_space, metric=args.metric, time_attr=args.resource_attr,
+                                      settings=settings, max_resource_attr=args.max_resource_attr,
+                                      do_minimize=args.do_minimize, points_to_evaluate=args.points_to_evaluate)
 
 
 RAY_TUNE_ASHA = "ray_tune_asha"
@@ -178,6 +192,8 @@ METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in (
                "SuccessiveHalvingPruner (needs the [peers] extra)", pruner="sha"),
     MethodSpec("optuna_tpe_median", "optuna", "tpe", "Optuna's TPESampler with its MedianPruner, "
                "Optuna's default pruner (needs the [peers] extra)", pruner="median"),
+    MethodSpec("smac_hyperband", "smac", "random_forest", "SMAC3's MultiFidelityFacade: a random forest "
+               "with SMAC's Hyperband, promoted trials resumed (needs the [peers] extra)"),
 )}
 
 
@@ -188,7 +204,8 @@ def methods_of(family: str) -> list[str]:
 def scheduler_record(scheduler) -> dict:
     """What a run's metadata keeps of its scheduler: where a counting (model-based) searcher's
     suggestions came from, a synchronous scheduler's rung decisions, and for Optuna's methods
-    where TPE's suggestions came from, what the pruner decided and the settings of both."""
+    where TPE's suggestions came from, what the pruner decided and the settings of both; for
+    SMAC's, where its configurations came from, its evaluations per budget and its settings."""
     from analysis import experiment_folder as folder
 
     record = {}
@@ -196,6 +213,10 @@ def scheduler_record(scheduler) -> dict:
         record[folder.SEARCHER_COUNTS] = {**scheduler.suggestion_counts(), "fallback_errors": []}
         record[folder.PRUNER_DECISIONS] = scheduler.decision_counts()
         record[folder.OPTUNA_SETTINGS] = scheduler.settings.record()
+    if hasattr(scheduler, "evaluation_counts"):  # smac_peer.SmacHyperbandScheduler
+        record[folder.SEARCHER_COUNTS] = {**scheduler.suggestion_counts(), "fallback_errors": []}
+        record[folder.SMAC_EVALUATIONS] = scheduler.evaluation_counts()
+        record[folder.SMAC_SETTINGS] = scheduler.settings.record()
     counts = getattr(getattr(scheduler, "searcher", None), "counts", None)
     if counts is not None:
         record[folder.SEARCHER_COUNTS] = {**counts(), "fallback_errors": list(scheduler.searcher.counter.errors)}

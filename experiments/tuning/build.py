@@ -154,6 +154,10 @@ def rung_levels_of(plan: RunPlan) -> list[int] | None:
     spec = METHODS[plan.method]
     if not spec.rungs:
         return None
+    if spec.family == "smac":  # SMAC's budgets: max_t * eta^-k, rounded to epochs
+        from experiments.schedulers.smac_peer import budget_levels
+
+        return budget_levels(plan.grace_period, plan.reduction_factor, plan.max_resource)
     levels = rung_levels(plan.grace_period, plan.reduction_factor, plan.max_resource)
     if spec.family == "optuna":  # Optuna's pruners compare at r_min * eta^k only, not at a max_t between
         levels = [level for level in levels

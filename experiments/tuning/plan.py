@@ -238,6 +238,8 @@ def make_plan(request: RunRequest) -> RunPlan:
                          f"pip install -e '.[gp]'")
     if METHODS[request.method].family == "optuna":
         check_optuna_request(request)
+    if METHODS[request.method].family == "smac":
+        check_smac_request(request)
     objective = load_objective(request.objective)
     results_dir = checked_results_dir(request)
     if request.smoke and not objective.has_data:
@@ -331,6 +333,15 @@ def check_optuna_request(request: RunRequest) -> None:
     if request.brackets is not None:
         raise UsageError(f"--brackets does not apply to {request.method}: Optuna's pruners set "
                          f"their own brackets from the grace period, reduction factor and max resource")
+
+
+def check_smac_request(request: RunRequest) -> None:
+    """SMAC's method needs SMAC, and its Hyperband sets its own brackets."""
+    if importlib.util.find_spec("smac") is None:
+        raise UsageError(f"{request.method} needs SMAC3, which is not installed: pip install -e '.[peers]'")
+    if request.brackets is not None:
+        raise UsageError(f"--brackets does not apply to {request.method}: SMAC's Hyperband sets its own "
+                         f"brackets from the grace period, reduction factor and max resource")
 
 
 def brackets_of(request: RunRequest, max_resource: int) -> int:

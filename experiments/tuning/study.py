@@ -54,7 +54,7 @@ BENCHMARKS = {
 # every method the simulator can run (Ray Tune's scheduler needs Ray's own runner)
 # Optuna's methods are peers a study runs when asked (--methods): they need the [peers] extra,
 # and the committed study was run without them.
-STUDY_METHODS = tuple(m for m in METHODS if m != RAY_TUNE_ASHA and METHODS[m].family != "optuna")
+STUDY_METHODS = tuple(m for m in METHODS if m != RAY_TUNE_ASHA and METHODS[m].family not in ("optuna", "smac"))
 # those among which study.json names the best (analysis.study.best_model_based)
 MODEL_BASED_METHODS = frozenset(m for m in METHODS if METHODS[m].model_based)
 # where a study's runs go unless told (relative to the working folder, as the commands' flags)

@@ -1,0 +1,343 @@
+"""SMAC3's multi-fidelity recipe as a Syne Tune scheduler: `MultiFidelityFacade` (a random
+forest with expected improvement chooses configurations; its Hyperband intensifier decides at
+which budget each one runs), driven through SMAC's public ask-and-tell API, so a comparison can
+put SMAC next to the suite's own methods on the same backends, seeds and budgets.
+
+SMAC evaluates a configuration at a budget: each `ask()` gives a `TrialInfo` (configuration,
+budget, seed), and `tell()` its cost. The budget becomes the trial's resource bound (config key
+`max_resource_attr`, `st_max_resource`), rounded to whole epochs (`epochs`), so the trial trains
+up to it; at its report there SMAC is told the metric (cost = metric when minimised, -metric
+when maximised), and the trial is paused. When SMAC later asks for the same configuration at a
+higher budget (Hyperband promotes it), the paused trial is resumed from its checkpoint with the
+higher bound, as synchronous SH resumes a promoted trial (schedulers/sync_sh.py): no epoch is
+trained twice. SMAC itself trains from scratch at every budget; for an objective that resumes
+exactly from its checkpoint the result is the same (tests/test_smac_peer.py checks the sequence
+of (configuration, budget) against SMAC's own `optimize()` loop).
+
+SMAC's intensifier never waits: when no trial of a running bracket can start, it opens the
+next bracket (as the busy variant of synchronous SH), so `suggest` always has something to
+start; only an exhausted search space ends the suggestions.
+
+A diverged result (NaN or infinite, schedulers/divergence.py) stops its trial, and SMAC is told
+it CRASHED with cost = the scenario's crash_cost (infinite), as SMAC's own runner does when a
+target function returns NaN or infinity: the intensifier then ranks it last. SMAC's default
+encoder would also train its random forest on that infinite cost, which fails (NaN targets),
+so the model is fitted on successful evaluations only (`considered_states=[SUCCESS]`), as the
+suite's searchers leave a diverged trial out; without crashes this changes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import smac
+from ConfigSpace import Categorical as CSCategorical
+from ConfigSpace import Configuration, ConfigurationSpace
+from ConfigSpace import Float as CSFloat
+from ConfigSpace import Integer as CSInteger
+from smac import MultiFidelityFacade, Scenario
+from smac.runhistory import StatusType, TrialInfo, TrialValue
+from smac.runhistory.encoder import RunHistoryLogScaledEncoder
+from syne_tune.backend.trial_status import Trial
+from syne_tune.config_space import (
+    Categorical,
+    Domain,
+    FiniteRange,
+    Float,
+    Integer,
+    cast_config_values,
+    is_log_space,
+    is_uniform_space,
+    postprocess_config,
+)
+from syne_tune.optimizer.scheduler import SchedulerDecision, TrialScheduler, TrialSuggestion
+
+from experiments.compat.syne_tune_searchers import FALLBACK, MODEL, POINTS_TO_EVALUATE, RANDOM_BY_DESIGN, WARMUP
+from experiments.schedulers.divergence import is_finite_number
+
+INITIAL_DESIGN = "initial_design"
+POINT_ORIGIN = "Points to evaluate"  # the origin given to points_to_evaluate
+# SMAC says where each configuration came from in `Configuration.origin`
+ORIGINS = (
+    (POINT_ORIGIN, POINTS_TO_EVALUATE),
+    ("Initial", INITIAL_DESIGN),  # "Initial Design: Random", "Initial design"
+    ("Random Search (max retries", FALLBACK),  # the maximiser found no new configuration
+    ("Acquisition Function Maximizer", MODEL),  # local search / sorted random search on EI
+    ("Random Search", RANDOM_BY_DESIGN),  # interleaved at random (ProbabilityRandomDesign, 0.2)
+)
+
+
+def source_of(origin: str | None) -> str:
+    """Where a configuration came from, by its origin when SMAC first hands it out (None: sampled
+    at random because no evaluation was in to fit the model on yet)."""
+    if origin is None:
+        return WARMUP
+    return next((source for prefix, source in ORIGINS if origin.startswith(prefix)), f"other: {origin}")
+
+
+def epochs(budget: float, max_t: int) -> int:
+    """SMAC's budget (a float, max_t * eta^-k) as whole epochs: the nearest, halves up."""
+    return min(max_t, max(1, int(math.floor(budget + 0.5))))
+
+
+def budget_levels(grace_period: int, reduction_factor: int, max_t: int) -> list[int]:
+    """The epochs at which SMAC's Hyperband evaluates: max_t * eta^-k for k = 0 .. s_max,
+    s_max = floor(log_eta(max_t / grace_period)), rounded by `epochs` (SMAC counts its budgets
+    down from max_t; the suite's rungs count up from the grace period)."""
+    s_max = int(np.floor(np.log(max_t / grace_period) / np.log(reduction_factor)))
+    return sorted({epochs(max_t * reduction_factor ** -k, max_t) for k in range(s_max + 1)})
+
+
+def configuration_space(config_space: dict[str, Any], seed: int) -> ConfigurationSpace:
+    """The ConfigSpace counterpart of the searched entries of a Syne Tune space (bounds
+    included in both); constants are left to `postprocess_config`."""
+    space = ConfigurationSpace(seed=seed)
+    for name, domain in config_space.items():
+        if not isinstance(domain, Domain):
+            continue
+        if isinstance(domain, FiniteRange):
+            space.add(CSCategorical(name, list(domain.values)))
+        elif isinstance(domain, Categorical):
+            space.add(CSCategorical(name, list(domain.categories)))
+        elif isinstance(domain, (Integer, Float)) and (is_log_space(domain) or is_uniform_space(domain)):
+            kind = CSInteger if isinstance(domain, Integer) else CSFloat
+            space.add(kind(name, (domain.lower, domain.upper), log=is_log_space(domain)))
+        else:
+            raise ValueError(f"search space entry {name!r}: {domain} has no ConfigSpace counterpart here; "
+                             f"use choice, randint, lograndint, uniform, loguniform or finrange")
+    return space
+
+
+@dataclass(frozen=True)
+class SmacSettings:
+    """SMAC's documented multi-fidelity settings, mapped onto the suite's rung settings.
+
+    - Scenario: deterministic=True (one seed per configuration), min_budget = grace period,
+      max_budget = max_t, seed = the run's, n_trials large (the suite's stopping criterion ends
+      the run; n_trials matters only as a cap on the initial design, max_ratio * n_trials).
+    - Intensifier: `MultiFidelityFacade.get_intensifier(eta = reduction factor)`, Hyperband with
+      incumbent_selection="highest_budget" as SMAC's multi-fidelity example (1_mlp_epochs.py).
+    - Initial design: `MultiFidelityFacade.get_initial_design(n_configs=5)`, random, as that
+      example ("five random configurations before starting the optimization"; the facade's
+      default would be 10 per hyperparameter), then points_to_evaluate.
+    - Everything else is the facade's: random forest, log-scaled EI, local and sorted random
+      search, a random configuration interleaved with probability 0.2, the model retrained
+      after every 8 suggestions; the encoder fits successful evaluations only (module doc).
+    """
+
+    grace_period: int
+    reduction_factor: int
+    max_t: int
+    seed: int
+    name: str
+    n_trials: int = 10**9
+    n_initial_configs: int = 5
+    incumbent_selection: str = "highest_budget"
+    output_directory: str = ""  # "" = a new temporary folder (SMAC writes its scenario there)
+
+    def make_facade(self, space: ConfigurationSpace, points: list[dict] = (), target_function=None):
+        """The facade, for ask-and-tell (no target function) or for SMAC's own `optimize()`."""
+        scenario = Scenario(space, deterministic=True, n_trials=self.n_trials, min_budget=self.grace_period,
+                            max_budget=self.max_t, seed=self.seed, name=self.name,
+                            output_directory=self.output_directory or tempfile.mkdtemp(prefix="smac-"))
+        additional = [Configuration(space, values=point) for point in points]
+        for config in additional:
+            config.origin = POINT_ORIGIN
+        initial_design = MultiFidelityFacade.get_initial_design(
+            scenario, n_configs=self.n_initial_configs, additional_configs=additional)
+        intensifier = MultiFidelityFacade.get_intensifier(scenario, eta=self.reduction_factor,
+                                                          incumbent_selection=self.incumbent_selection)
+        encoder = RunHistoryLogScaledEncoder(scenario, considered_states=[StatusType.SUCCESS])
+        return MultiFidelityFacade(scenario, target_function, initial_design=initial_design,
+                                   intensifier=intensifier, runhistory_encoder=encoder, overwrite=True,
+                                   logging_level=40)
+
+    def record(self) -> dict:
+        return {**asdict(self), "smac_version": smac.version,
+                "budget_levels": budget_levels(self.grace_period, self.reduction_factor, self.max_t)}
+
+
+def config_key(values: dict) -> tuple:
+    return tuple(sorted(values.items()))
+
+
+class SmacHyperbandScheduler(TrialScheduler):
+    """A Syne Tune scheduler that asks SMAC's `MultiFidelityFacade` what to run next: a new
+    trial for a new configuration, or the paused trial of a promoted one, resumed up to its new
+    budget (module doc).
+
+    Counts of what it did: `suggestions` (new configurations by source: points_to_evaluate,
+    initial_design, warmup = random before any result, random_by_design = SMAC's interleaved
+    random ones, fallback, model) and `evaluations` (what SMAC was told, per budget in epochs,
+    and how: success, diverged, failed), which the run's metadata keeps (`scheduler_record`).
+    """
+
+    def __init__(self, config_space: dict[str, Any], metric: str, time_attr: str, settings: SmacSettings,
+                 max_resource_attr: str, do_minimize: bool = True, points_to_evaluate: list[dict] | None = None):
+        super().__init__(random_seed=settings.seed)
+        self.config_space = config_space
+        self.metric = metric
+        self.time_attr = time_attr
+        self.settings = settings
+        self.max_resource_attr = max_resource_attr
+        self.do_minimize = do_minimize
+        space = configuration_space(config_space, settings.seed)
+        self.points = [cast_config_values({k: v for k, v in point.items() if k in space}, config_space)
+                       for point in points_to_evaluate or []]
+        self.events: list[tuple] = []  # ("ask",) or ("tell", ask index, cost, status): to rebuild SMAC
+        self.asked: list[TrialInfo] = []
+        self.smac = self._new_facade()
+        self.awaiting: int | None = None  # ask index of a trial being started
+        self.running: dict[int, int] = {}  # Syne Tune trial id -> ask index, until told
+        self.paused: dict[tuple, int] = {}  # configuration -> its paused trial, to resume when promoted
+        self.dead: set[tuple] = set()  # configurations whose trial failed or diverged
+        self.configs: dict[int, dict] = {}  # Syne Tune trial id -> its config
+        self.resumed = 0  # trials resumed at a higher budget
+        self.suggestions: Counter = Counter({POINTS_TO_EVALUATE: 0, INITIAL_DESIGN: 0, WARMUP: 0,
+                                             RANDOM_BY_DESIGN: 0, FALLBACK: 0, MODEL: 0})
+        self.evaluations: Counter = Counter()  # (epochs, how) -> count
+
+    def _new_facade(self):
+        return self.settings.make_facade(configuration_space(self.config_space, self.settings.seed), self.points)
+
+    # -- SMAC, with a log of every call so that a pickled scheduler can rebuild it ------------
+
+    def _ask(self) -> int:
+        self.asked.append(self.smac.ask())
+        self.events.append(("ask",))
+        return len(self.asked) - 1
+
+    def _tell(self, index: int, how: str, cost: float = math.inf) -> None:
+        status = StatusType.SUCCESS if how == "success" else StatusType.CRASHED
+        self.smac.tell(self.asked[index], TrialValue(cost=cost, status=status), save=False)
+        self.events.append(("tell", index, cost, int(status)))
+        self.evaluations[(self.budget_epochs(index), how)] += 1
+
+    def __getstate__(self) -> dict:
+        """SMAC's facade holds a generator, which no pickle can hold: leave it out."""
+        state = dict(self.__dict__)
+        state.update(smac=None, asked=[])
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        """Rebuild SMAC by making its calls again, in the same order: it repeats its asks."""
+        self.__dict__.update(state)
+        self.smac = self._new_facade()
+        for event in self.events:
+            if event[0] == "ask":
+                self.asked.append(self.smac.ask())
+            else:
+                _, index, cost, status = event
+                self.smac.tell(self.asked[index], TrialValue(cost=cost, status=StatusType(status)), save=False)
+
+    def budget_epochs(self, index: int) -> int:
+        return epochs(self.asked[index].budget, self.settings.max_t)
+
+    def key(self, index: int) -> tuple:
+        return config_key(dict(self.asked[index].config))
+
+    # -- TrialScheduler interface -------------------------------------------------------------
+
+    def _next_runnable(self) -> int | None:
+        """The next (configuration, budget) SMAC asks for that a trial can run: a configuration
+        whose trial failed or diverged cannot; promoted anyway (for lack of others), it is told
+        crashed again at once, as the worst. None: the search space is exhausted."""
+        while True:
+            try:
+                index = self._ask()
+            except StopIteration:
+                return None
+            if self.key(index) not in self.dead:
+                return index
+            self._tell(index, "failed")
+
+    def suggest(self) -> TrialSuggestion | None:
+        index = self._next_runnable()
+        if index is None:
+            return None
+        bound = {self.max_resource_attr: self.budget_epochs(index)}
+        trial_id = self.paused.pop(self.key(index), None)
+        if trial_id is not None:  # promoted: resume its trial from the checkpoint, up to the new budget
+            self.running[trial_id] = index
+            self.resumed += 1
+            return TrialSuggestion.resume_suggestion(trial_id, {**self.configs[trial_id], **bound})
+        self.suggestions[source_of(self.asked[index].config.origin)] += 1
+        self.awaiting = index
+        values = dict(self.asked[index].config)
+        config = postprocess_config(cast_config_values(values, self.config_space), self.config_space)
+        return TrialSuggestion.start_suggestion({**config, **bound})
+
+    def on_trial_add(self, trial: Trial):
+        self.running[trial.trial_id] = self.awaiting
+        self.configs[trial.trial_id] = dict(trial.config)
+        self.awaiting = None
+
+    def _end(self, trial_id: int, how: str) -> None:
+        index = self.running.pop(trial_id, None)
+        if index is not None:
+            self.dead.add(self.key(index))
+            self._tell(index, how)
+
+    def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> str:
+        index = self.running.get(trial.trial_id)
+        if index is None:
+            return SchedulerDecision.STOP  # a report in flight after SMAC was told
+        value = result.get(self.metric)
+        if not is_finite_number(value):
+            self._end(trial.trial_id, "diverged")
+            return SchedulerDecision.STOP
+        level = self.budget_epochs(index)
+        if int(result[self.time_attr]) < level:
+            return SchedulerDecision.CONTINUE
+        del self.running[trial.trial_id]
+        self._tell(index, "success", float(value) if self.do_minimize else -float(value))
+        if level >= self.settings.max_t:
+            return SchedulerDecision.CONTINUE  # it ends by itself at max_t
+        self.paused[self.key(index)] = trial.trial_id
+        return SchedulerDecision.PAUSE
+
+    def on_trial_complete(self, trial: Trial, result: dict[str, Any]):
+        self._end(trial.trial_id, "failed")  # still running: it ended before its budget
+
+    def on_trial_error(self, trial: Trial):
+        self._end(trial.trial_id, "failed")
+
+    def on_trial_remove(self, trial: Trial):
+        self._end(trial.trial_id, "failed")
+
+    def end_running(self) -> list[int]:
+        """Tell SMAC the trials an interruption killed failed (its intensifier would otherwise
+        wait for them for good); returns their ids."""
+        ended = sorted(self.running)
+        for trial_id in ended:
+            self._end(trial_id, "failed")
+        return ended
+
+    # -- what the run records -----------------------------------------------------------------
+
+    def suggestion_counts(self) -> dict[str, int]:
+        return {**self.suggestions, "total": sum(self.suggestions.values())}
+
+    def evaluation_counts(self) -> dict[str, Any]:
+        by_budget: Counter = Counter()
+        how: Counter = Counter()
+        for (level, outcome), count in self.evaluations.items():
+            by_budget[level] += count
+            how[outcome] += count
+        return {"total": sum(by_budget.values()), "by_budget": {str(k): v for k, v in sorted(by_budget.items())},
+                "by_outcome": dict(how), "resumed": self.resumed}
+
+    def metric_names(self) -> list[str]:
+        return [self.metric]
+
+    def metric_mode(self) -> str:
+        return "min" if self.do_minimize else "max"
+
+    def metadata(self) -> dict[str, Any]:
+        return {"scheduler_name": type(self).__name__, "metric": self.metric,
+                "metric_names": self.metric_names(), "metric_mode": self.metric_mode()}
