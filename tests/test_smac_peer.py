@@ -157,3 +157,11 @@ def test_a_real_run_counts_model_suggestions_and_budgets(tmp_path):
     assert len(evaluations["by_budget"]) >= 3, evaluations
     assert evaluations["resumed"] > 0, evaluations
     assert metadata["smac_settings"]["reduction_factor"] == 2  # the launcher's default
+
+
+def test_smac_sets_its_own_brackets():
+    from experiments.tuning.plan import RunRequest, make_plan
+    from objectives.usage import UsageError
+
+    with pytest.raises(UsageError, match="--brackets"):
+        make_plan(RunRequest(objective="tests.toy_objectives:quadratic", method="smac_hyperband", brackets=2))
