@@ -144,7 +144,7 @@ class SmacSettings:
         """The facade, for ask-and-tell (no target function) or for SMAC's own `optimize()`."""
         scenario = Scenario(space, deterministic=True, n_trials=self.n_trials, min_budget=self.grace_period,
                             max_budget=self.max_t, seed=self.seed, name=self.name,
-                            output_directory=self.output_directory or tempfile.mkdtemp(prefix="smac-"))
+                            output_directory=self.output_directory or scratch_folder())
         additional = [Configuration(space, values=point) for point in points]
         for config in additional:
             config.origin = POINT_ORIGIN
@@ -160,6 +160,17 @@ class SmacSettings:
     def record(self) -> dict:
         return {**asdict(self), "smac_version": smac.version,
                 "budget_levels": budget_levels(self.grace_period, self.reduction_factor, self.max_t)}
+
+
+# SMAC writes its scenario and run history into a folder; the run's own records are the
+# experiment folder's, so SMAC's is scratch, removed when the process exits.
+_SCRATCH_FOLDERS: list[tempfile.TemporaryDirectory] = []
+
+
+def scratch_folder() -> str:
+    folder = tempfile.TemporaryDirectory(prefix="smac-")
+    _SCRATCH_FOLDERS.append(folder)
+    return folder.name
 
 
 def config_key(values: dict) -> tuple:
