@@ -10,9 +10,8 @@
 Then: python -m analysis.summarize latest; python -m analysis.plot_learning_curves latest
 """
 
-from experiments.schedulers import methods_of
+from experiments.schedulers import ASYNC_METHODS
 from experiments.tuning.launch import launch
 
 if __name__ == "__main__":
-    # Optuna's pruners are asynchronous too: a trial never waits for others
-    launch(methods_of("asha") + methods_of("random") + methods_of("optuna"), __doc__.split("\n\n")[0])
+    launch(ASYNC_METHODS, __doc__.split("\n\n")[0])

@@ -3,13 +3,14 @@
     python experiments/run_sync_sh.py --workers 2 --max-wallclock-time 90
     python experiments/run_sync_sh.py --method sync_sh_waiting       # the textbook variant
     python experiments/run_sync_sh.py --method sync_bohb             # Hyperband with KDE
+    python experiments/run_sync_sh.py --method smac_hyperband        # SMAC3's multi-fidelity facade
 
 `sync_sh` is the variant Syne Tune shipped until 0.14 (a free worker starts the next round
 instead of waiting); `sync_sh_waiting` waits for each rung to complete.
 """
 
-from experiments.schedulers import methods_of
+from experiments.schedulers import SYNC_METHODS
 from experiments.tuning.launch import launch
 
 if __name__ == "__main__":
-    launch(methods_of("sync"), __doc__.split("\n\n")[0])
+    launch(SYNC_METHODS, __doc__.split("\n\n")[0])

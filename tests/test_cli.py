@@ -8,7 +8,7 @@ import importlib
 
 import pytest
 
-from experiments.schedulers import methods_of
+from experiments.schedulers import ASYNC_METHODS, SYNC_METHODS
 from experiments.tuning.launch import build_parser as launcher_parser
 
 MODULE_COMMANDS = [
@@ -20,8 +20,8 @@ MODULE_COMMANDS = [
 
 
 def parsers():
-    yield "run_asha.py", launcher_parser(methods_of("asha") + methods_of("random") + methods_of("optuna"), "ASHA")
-    yield "run_sync_sh.py", launcher_parser(methods_of("sync"), "SH")
+    yield "run_asha.py", launcher_parser(ASYNC_METHODS, "ASHA")
+    yield "run_sync_sh.py", launcher_parser(SYNC_METHODS, "SH")
     for name in MODULE_COMMANDS:
         yield name, importlib.import_module(name).build_parser()
 

@@ -22,7 +22,7 @@ from syne_tune.config_space import choice, uniform
 from analysis.experiment_folder import timeline_of
 from analysis.summarize import summarize_experiment
 from experiments.compat.syne_tune import NO_RESULT
-from experiments.schedulers import METHODS, SchedulerArgs, methods_of
+from experiments.schedulers import ASYNC_METHODS, METHODS, SYNC_METHODS, SchedulerArgs
 from experiments.tuning.build import make_tuner
 from experiments.tuning.launch import launch
 from tests.conftest import REPO, read_metadata, run_launcher, run_script
@@ -186,8 +186,7 @@ def test_interrupt_stops_every_trial_and_keeps_results(tmp_path, sig, code):
 
 
 # what each launcher script offers (experiments/run_asha.py, experiments/run_sync_sh.py)
-LAUNCHER_METHODS = {"run_asha.py": methods_of("asha") + methods_of("random") + methods_of("optuna"),
-                    "run_sync_sh.py": methods_of("sync")}
+LAUNCHER_METHODS = {"run_asha.py": ASYNC_METHODS, "run_sync_sh.py": SYNC_METHODS}
 
 
 @pytest.mark.parametrize("script", ["run_asha.py", "run_sync_sh.py"])

@@ -121,7 +121,6 @@ class MethodSpec:
         return DivergenceAwareASHA(args.config_space, grace_period=grace_period, searcher=searcher,
                                    searcher_kwargs=searcher_kwargs, **common)
 
-
     def build_optuna(self, args: SchedulerArgs):
         """Optuna's TPE with this method's pruner (Optuna is the optional [peers] extra)."""
         from experiments.schedulers.optuna_peers import OptunaScheduler, OptunaSettings
@@ -199,6 +198,13 @@ METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in (
 
 def methods_of(family: str) -> list[str]:
     return [name for name, spec in METHODS.items() if spec.family == family]
+
+
+# What each launcher offers: run_asha.py the asynchronous methods (no trial waits for others;
+# Optuna's pruners decide each trial alone), run_sync_sh.py the synchronous ones (SMAC's
+# Hyperband promotes a stage once it is complete).
+ASYNC_METHODS = methods_of("asha") + methods_of("random") + methods_of("optuna")
+SYNC_METHODS = methods_of("sync") + methods_of("smac")
 
 
 def scheduler_record(scheduler) -> dict:
