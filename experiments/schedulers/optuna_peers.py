@@ -30,20 +30,11 @@ import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 from syne_tune.backend.trial_status import Trial
-from syne_tune.config_space import (
-    Categorical,
-    Domain,
-    FiniteRange,
-    Float,
-    Integer,
-    cast_config_values,
-    is_log_space,
-    is_uniform_space,
-    postprocess_config,
-)
-from syne_tune.optimizer.scheduler import SchedulerDecision, TrialScheduler, TrialSuggestion
+from syne_tune.config_space import Categorical, Domain, FiniteRange, Float, Integer, is_log_space, is_uniform_space
+from syne_tune.optimizer.scheduler import SchedulerDecision, TrialSuggestion
 
 from experiments.compat.syne_tune_searchers import MODEL, POINTS_TO_EVALUATE, WARMUP
+from experiments.schedulers.ask_tell import AskTellScheduler
 from experiments.schedulers.divergence import is_finite_number
 
 PRUNERS = ("hyperband", "sha", "median")
@@ -131,7 +122,7 @@ def optuna_distributions(config_space: dict[str, Any]) -> dict[str, BaseDistribu
             if isinstance(domain, Domain)}
 
 
-class OptunaScheduler(TrialScheduler):
+class OptunaScheduler(AskTellScheduler):
     """A Syne Tune scheduler that asks an `optuna.Study` (TPE with a pruner) for each new trial
     and lets the pruner decide, at every result, whether the trial goes on.
 
@@ -150,11 +141,8 @@ class OptunaScheduler(TrialScheduler):
 
     def __init__(self, config_space: dict[str, Any], metric: str, time_attr: str, settings: OptunaSettings,
                  do_minimize: bool = True, points_to_evaluate: list[dict] | None = None):
-        super().__init__(random_seed=settings.seed)
-        self.config_space = config_space
-        self.metric = metric
-        self.time_attr = time_attr
-        self.do_minimize = do_minimize
+        super().__init__(config_space, metric, time_attr, do_minimize, settings.seed,
+                         sources=(POINTS_TO_EVALUATE, WARMUP, MODEL))
         self.settings = settings
         self.distributions = optuna_distributions(config_space)
         # A fixed study name: HyperbandPruner assigns a trial's bracket by a hash of the study
@@ -164,12 +152,9 @@ class OptunaScheduler(TrialScheduler):
                                          direction="minimize" if do_minimize else "maximize")
         self.queued = 0
         for point in points_to_evaluate or []:
-            self.study.enqueue_trial(cast_config_values(
-                {k: v for k, v in point.items() if k in self.distributions}, config_space))
+            self.study.enqueue_trial(self.searched_values(point, self.distributions))
             self.queued += 1
         self.awaiting: optuna.Trial | None = None  # asked, its Syne Tune trial not added yet
-        self.running: dict[int, optuna.Trial] = {}  # Syne Tune trial id -> Optuna trial, until told
-        self.suggestions: Counter = Counter({POINTS_TO_EVALUATE: 0, WARMUP: 0, MODEL: 0})
         self.checked: Counter = Counter()  # step -> reports the pruner judged
         self.pruned: Counter = Counter()  # step -> trials pruned there
         self.ended: Counter = Counter()  # how trials were told: complete, pruned, failed, diverged
@@ -194,15 +179,14 @@ class OptunaScheduler(TrialScheduler):
         self.suggestions[source] += 1
         if source == POINTS_TO_EVALUATE:
             self.queued -= 1
-        config = postprocess_config(cast_config_values(self.awaiting.params, self.config_space),
-                                    self.config_space)
+        config = self.trial_config(self.awaiting.params)
         return TrialSuggestion.start_suggestion(config)
 
     def on_trial_add(self, trial: Trial):
         self.running[trial.trial_id] = self.awaiting
         self.awaiting = None
 
-    def _tell(self, trial_id: int, how: str, value: float | None = None) -> None:
+    def end_trial(self, trial_id: int, how: str, value: float | None = None) -> None:
         optuna_trial = self.running.pop(trial_id, None)
         if optuna_trial is None:
             return  # told already (pruned, or ended twice)
@@ -218,56 +202,28 @@ class OptunaScheduler(TrialScheduler):
             return SchedulerDecision.STOP  # a report in flight after the trial was told
         value = result.get(self.metric)
         if not is_finite_number(value):
-            self._tell(trial.trial_id, "diverged")
+            self.end_trial(trial.trial_id, "diverged")
             return SchedulerDecision.STOP
         step = int(result[self.time_attr])
         optuna_trial.report(float(value), step)
         self.checked[step] += 1
         if optuna_trial.should_prune():
             self.pruned[step] += 1
-            self._tell(trial.trial_id, "pruned")
+            self.end_trial(trial.trial_id, "pruned")
             return SchedulerDecision.STOP
         return SchedulerDecision.CONTINUE
 
     def on_trial_complete(self, trial: Trial, result: dict[str, Any]):
         value = result.get(self.metric)
         if is_finite_number(value):
-            self._tell(trial.trial_id, "complete", float(value))
+            self.end_trial(trial.trial_id, "complete", float(value))
         else:
-            self._tell(trial.trial_id, "diverged")
-
-    def on_trial_error(self, trial: Trial):
-        self._tell(trial.trial_id, "failed")
-
-    def on_trial_remove(self, trial: Trial):
-        self._tell(trial.trial_id, "failed")
-
-    def end_running(self) -> list[int]:
-        """Tell Optuna the trials an interruption killed failed (a resumed run starts new
-        ones; left RUNNING, the constant liar would count them against their region for
-        good); returns their ids."""
-        ended = sorted(self.running)
-        for trial_id in ended:
-            self._tell(trial_id, "failed")
-        return ended
+            self.end_trial(trial.trial_id, "diverged")
 
     # -- what the run records -----------------------------------------------------------------
-
-    def suggestion_counts(self) -> dict[str, int]:
-        return {**self.suggestions, "total": sum(self.suggestions.values())}
 
     def decision_counts(self) -> dict[str, Any]:
         return {"reports_checked": sum(self.checked.values()), "pruned": sum(self.pruned.values()),
                 "checked_by_step": {str(k): v for k, v in sorted(self.checked.items())},
                 "pruned_by_step": {str(k): v for k, v in sorted(self.pruned.items())},
                 "trials_ended": dict(self.ended)}
-
-    def metric_names(self) -> list[str]:
-        return [self.metric]
-
-    def metric_mode(self) -> str:
-        return "min" if self.do_minimize else "max"
-
-    def metadata(self) -> dict[str, Any]:
-        return {"scheduler_name": type(self).__name__, "metric": self.metric,
-                "metric_names": self.metric_names(), "metric_mode": self.metric_mode()}

@@ -44,20 +44,11 @@ from smac import MultiFidelityFacade, Scenario
 from smac.runhistory import StatusType, TrialInfo, TrialValue
 from smac.runhistory.encoder import RunHistoryLogScaledEncoder
 from syne_tune.backend.trial_status import Trial
-from syne_tune.config_space import (
-    Categorical,
-    Domain,
-    FiniteRange,
-    Float,
-    Integer,
-    cast_config_values,
-    is_log_space,
-    is_uniform_space,
-    postprocess_config,
-)
-from syne_tune.optimizer.scheduler import SchedulerDecision, TrialScheduler, TrialSuggestion
+from syne_tune.config_space import Categorical, Domain, FiniteRange, Float, Integer, is_log_space, is_uniform_space
+from syne_tune.optimizer.scheduler import SchedulerDecision, TrialSuggestion
 
 from experiments.compat.syne_tune_searchers import FALLBACK, MODEL, POINTS_TO_EVALUATE, RANDOM_BY_DESIGN, WARMUP
+from experiments.schedulers.ask_tell import AskTellScheduler
 from experiments.schedulers.divergence import is_finite_number
 
 INITIAL_DESIGN = "initial_design"
@@ -177,7 +168,7 @@ def config_key(values: dict) -> tuple:
     return tuple(sorted(values.items()))
 
 
-class SmacHyperbandScheduler(TrialScheduler):
+class SmacHyperbandScheduler(AskTellScheduler):
     """A Syne Tune scheduler that asks SMAC's `MultiFidelityFacade` what to run next: a new
     trial for a new configuration, or the paused trial of a promoted one, resumed up to its new
     budget (module doc).
@@ -190,27 +181,20 @@ class SmacHyperbandScheduler(TrialScheduler):
 
     def __init__(self, config_space: dict[str, Any], metric: str, time_attr: str, settings: SmacSettings,
                  max_resource_attr: str, do_minimize: bool = True, points_to_evaluate: list[dict] | None = None):
-        super().__init__(random_seed=settings.seed)
-        self.config_space = config_space
-        self.metric = metric
-        self.time_attr = time_attr
+        super().__init__(config_space, metric, time_attr, do_minimize, settings.seed,
+                         sources=(POINTS_TO_EVALUATE, INITIAL_DESIGN, WARMUP, RANDOM_BY_DESIGN, FALLBACK, MODEL))
         self.settings = settings
         self.max_resource_attr = max_resource_attr
-        self.do_minimize = do_minimize
         space = configuration_space(config_space, settings.seed)
-        self.points = [cast_config_values({k: v for k, v in point.items() if k in space}, config_space)
-                       for point in points_to_evaluate or []]
+        self.points = [self.searched_values(point, space) for point in points_to_evaluate or []]
         self.events: list[tuple] = []  # ("ask",) or ("tell", ask index, cost, status): to rebuild SMAC
         self.asked: list[TrialInfo] = []
         self.smac = self._new_facade()
         self.awaiting: int | None = None  # ask index of a trial being started
-        self.running: dict[int, int] = {}  # Syne Tune trial id -> ask index, until told
         self.paused: dict[tuple, int] = {}  # configuration -> its paused trial, to resume when promoted
         self.dead: set[tuple] = set()  # configurations whose trial failed or diverged
         self.configs: dict[int, dict] = {}  # Syne Tune trial id -> its config
         self.resumed = 0  # trials resumed at a higher budget
-        self.suggestions: Counter = Counter({POINTS_TO_EVALUATE: 0, INITIAL_DESIGN: 0, WARMUP: 0,
-                                             RANDOM_BY_DESIGN: 0, FALLBACK: 0, MODEL: 0})
         self.evaluations: Counter = Counter()  # (epochs, how) -> count
 
     def _new_facade(self):
@@ -280,7 +264,7 @@ class SmacHyperbandScheduler(TrialScheduler):
         self.suggestions[source_of(self.asked[index].config.origin)] += 1
         self.awaiting = index
         values = dict(self.asked[index].config)
-        config = postprocess_config(cast_config_values(values, self.config_space), self.config_space)
+        config = self.trial_config(values)
         return TrialSuggestion.start_suggestion({**config, **bound})
 
     def on_trial_add(self, trial: Trial):
@@ -288,7 +272,7 @@ class SmacHyperbandScheduler(TrialScheduler):
         self.configs[trial.trial_id] = dict(trial.config)
         self.awaiting = None
 
-    def _end(self, trial_id: int, how: str) -> None:
+    def end_trial(self, trial_id: int, how: str) -> None:
         index = self.running.pop(trial_id, None)
         if index is not None:
             self.dead.add(self.key(index))
@@ -300,7 +284,7 @@ class SmacHyperbandScheduler(TrialScheduler):
             return SchedulerDecision.STOP  # a report in flight after SMAC was told
         value = result.get(self.metric)
         if not is_finite_number(value):
-            self._end(trial.trial_id, "diverged")
+            self.end_trial(trial.trial_id, "diverged")
             return SchedulerDecision.STOP
         level = self.budget_epochs(index)
         if int(result[self.time_attr]) < level:
@@ -313,26 +297,9 @@ class SmacHyperbandScheduler(TrialScheduler):
         return SchedulerDecision.PAUSE
 
     def on_trial_complete(self, trial: Trial, result: dict[str, Any]):
-        self._end(trial.trial_id, "failed")  # still running: it ended before its budget
-
-    def on_trial_error(self, trial: Trial):
-        self._end(trial.trial_id, "failed")
-
-    def on_trial_remove(self, trial: Trial):
-        self._end(trial.trial_id, "failed")
-
-    def end_running(self) -> list[int]:
-        """Tell SMAC the trials an interruption killed failed (its intensifier would otherwise
-        wait for them for good); returns their ids."""
-        ended = sorted(self.running)
-        for trial_id in ended:
-            self._end(trial_id, "failed")
-        return ended
+        self.end_trial(trial.trial_id, "failed")  # still running: it ended before its budget
 
     # -- what the run records -----------------------------------------------------------------
-
-    def suggestion_counts(self) -> dict[str, int]:
-        return {**self.suggestions, "total": sum(self.suggestions.values())}
 
     def evaluation_counts(self) -> dict[str, Any]:
         by_budget: Counter = Counter()
@@ -342,13 +309,3 @@ class SmacHyperbandScheduler(TrialScheduler):
             how[outcome] += count
         return {"total": sum(by_budget.values()), "by_budget": {str(k): v for k, v in sorted(by_budget.items())},
                 "by_outcome": dict(how), "resumed": self.resumed}
-
-    def metric_names(self) -> list[str]:
-        return [self.metric]
-
-    def metric_mode(self) -> str:
-        return "min" if self.do_minimize else "max"
-
-    def metadata(self) -> dict[str, Any]:
-        return {"scheduler_name": type(self).__name__, "metric": self.metric,
-                "metric_names": self.metric_names(), "metric_mode": self.metric_mode()}
