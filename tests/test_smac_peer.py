@@ -90,6 +90,7 @@ def test_the_scheduler_runs_what_smac_itself_runs(tmp_path):
     settings = replace(ours_scheduler.settings, output_directory=str(tmp_path / "theirs"), n_trials=N_EVALUATIONS)
     theirs = smac_itself(settings, N_EVALUATIONS)
     assert ours == theirs
+    assert ours[0] == (FIRST, 1.0)  # points_to_evaluate first (SMAC would put them after its design)
     counts = ours_scheduler.suggestion_counts()
     assert counts[MODEL] > 0 and counts[POINTS_TO_EVALUATE] == 1, counts
     assert counts["total"] == len({tuple(sorted(c.items())) for c, _ in ours})

@@ -42,6 +42,7 @@ from ConfigSpace import Configuration, ConfigurationSpace
 from ConfigSpace import Float as CSFloat
 from ConfigSpace import Integer as CSInteger
 from smac import MultiFidelityFacade, Scenario
+from smac.initial_design import RandomInitialDesign
 from smac.runhistory import StatusType, TrialInfo, TrialValue
 from smac.runhistory.encoder import RunHistoryLogScaledEncoder
 from syne_tune.backend.trial_status import Trial
@@ -116,7 +117,7 @@ class SmacSettings:
       incumbent_selection="highest_budget" as SMAC's multi-fidelity example (1_mlp_epochs.py).
     - Initial design: `MultiFidelityFacade.get_initial_design(n_configs=5)`, random, as that
       example ("five random configurations before starting the optimization"; the facade's
-      default would be 10 per hyperparameter), then points_to_evaluate.
+      default would be 10 per hyperparameter), after points_to_evaluate (`PointsFirstDesign`).
     - Everything else is the facade's: random forest, log-scaled EI, local and sorted random
       search, a random configuration interleaved with probability 0.2, the model retrained
       after every 8 suggestions; the encoder fits successful evaluations only (module doc).
@@ -140,8 +141,9 @@ class SmacSettings:
         additional = [Configuration(space, values=point) for point in points]
         for config in additional:
             config.origin = POINT_ORIGIN
-        initial_design = MultiFidelityFacade.get_initial_design(
-            scenario, n_configs=self.n_initial_configs, additional_configs=additional)
+        # as MultiFidelityFacade.get_initial_design makes it, with the points moved to the front
+        initial_design = PointsFirstDesign(scenario=scenario, n_configs=self.n_initial_configs,
+                                           additional_configs=additional)
         intensifier = MultiFidelityFacade.get_intensifier(scenario, eta=self.reduction_factor,
                                                           incumbent_selection=self.incumbent_selection)
         encoder = RunHistoryLogScaledEncoder(scenario, considered_states=[StatusType.SUCCESS])
@@ -152,6 +154,17 @@ class SmacSettings:
     def record(self) -> dict:
         return {**asdict(self), "smac_version": smac.version,
                 "budget_levels": budget_levels(self.grace_period, self.reduction_factor, self.max_t)}
+
+
+class PointsFirstDesign(RandomInitialDesign):
+    """SMAC's random initial design with points_to_evaluate first: SMAC appends the
+    configurations it is given after its random ones, while every method of the suite starts
+    from the same configurations (build.first_configurations), so all share a start line."""
+
+    def select_configurations(self) -> list[Configuration]:
+        configs = super().select_configurations()
+        return ([c for c in configs if c.origin == POINT_ORIGIN]
+                + [c for c in configs if c.origin != POINT_ORIGIN])
 
 
 # SMAC writes its scenario and run history into a folder; the run's own records are the
