@@ -21,7 +21,7 @@ from tests.toy_objectives import SPACE, final_score
 
 MAX_T = 8
 FIRST = {"x": 0.5, "y": 5}
-N_EVALUATIONS = 60
+N_EVALUATIONS = 40
 
 
 def score(config: dict, step: int) -> float:
