@@ -29,6 +29,7 @@ from analysis.metrics import trial_segments, wallclock_seconds, worker_utilizati
 from analysis.tables import as_float, json_number, markdown_table, show, show_interval, show_signed, text_table
 
 TIME_TO_TARGET = "time_to_target_s"
+TUNER_CPU_S = "tuner_cpu_s"  # the tuner process's CPU seconds (experiment_folder.TUNER_CPU_S)
 REFERENCE_METHOD = "asha"  # differences are taken to it where it is in the comparison
 # the statistics a summary names (FieldSummary.statistic)
 IQM = "IQM"
@@ -100,6 +101,7 @@ def run_figures(run: Run, target: float) -> dict:
         "epochs": 0,
         "worker_utilization": None if utilization is None else round(utilization, 4),
         "idle_worker_s": round(max(n_workers * wallclock - busy, 0.0), 2),
+        TUNER_CPU_S: metadata.get(folder.TUNER_CPU_S),  # None: a run recorded before it was
     }
     if results is None or results.empty or metric not in results:
         return figures
@@ -342,7 +344,8 @@ def load_comparison(path: Path) -> Comparison:
 
 
 def fields_of(metric: str) -> list[str]:
-    return [f"final_best_{metric}", TIME_TO_TARGET, "trials", "epochs", "worker_utilization", "idle_worker_s"]
+    return [f"final_best_{metric}", TIME_TO_TARGET, "trials", "epochs", "worker_utilization", "idle_worker_s",
+            TUNER_CPU_S]
 
 
 def censored(times: list) -> list[float]:

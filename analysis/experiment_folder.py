@@ -55,6 +55,7 @@ PRUNER_DECISIONS = "pruner_decisions"  # Optuna's methods: reports checked and t
 OPTUNA_SETTINGS = "optuna_settings"  # Optuna's methods: sampler's and pruner's settings, study name
 SMAC_EVALUATIONS = "smac_evaluations"  # smac_hyperband: evaluations told to SMAC, per budget and outcome
 SMAC_SETTINGS = "smac_settings"  # smac_hyperband: scenario, intensifier and initial design settings
+TUNER_CPU_S = "tuner_cpu_s"  # CPU seconds of the tuner's own process (scheduler, bookkeeping; not the trials)
 N_WORKERS = "n_workers"
 N_GPUS = "n_gpus"
 TRIALS_PER_GPU = "trials_per_gpu"

@@ -64,11 +64,12 @@ def test_comparison_json_reports_every_run(comparison_dir):
         assert [run["seed"] for run in entry["runs"]] == [0, 1]
         for run in entry["runs"]:
             assert {"experiment", "final_best_validation_error", "time_to_target_s", "trials",
-                    "epochs", "worker_utilization", "idle_worker_s"} <= set(run)
+                    "epochs", "worker_utilization", "idle_worker_s", "tuner_cpu_s"} <= set(run)
             results = pd.read_csv(comparison_dir / run["experiment"] / "results.csv.zip")
             assert run["final_best_validation_error"] == results["validation_error"].min()
             assert run["trials"] == results["trial_id"].nunique() and run["epochs"] == len(results)
             assert 0 < run["worker_utilization"] <= 1
+            assert 0 < run["tuner_cpu_s"] < 600  # the tuner's own CPU, recorded by the launcher
             finals[(method, run["seed"])] = (run, results)
         summary = entry["summary"]["final_best_validation_error"]
         values = [run["final_best_validation_error"] for run in entry["runs"]]

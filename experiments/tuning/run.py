@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import signal
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -77,6 +78,15 @@ def evaluate_best_on_test(plan: RunPlan, experiment_dir: Path,
     return {**entry, plan.objective.test_metric: score}
 
 
+def tuner_cpu_s(experiment_dir: Path, cpu_before: float) -> float:
+    """CPU seconds this process spent in the tuner since `cpu_before`, plus what the run spent
+    before an interruption (a resumed run): the scheduler's decisions and the backend's
+    bookkeeping, not the trials, which run in processes of their own (in a simulated run the
+    replay of the recorded curves counts too, a small share next to a model's fitting)."""
+    earlier = folder.read_metadata(experiment_dir).get(folder.TUNER_CPU_S) or 0.0
+    return round(float(earlier) + time.process_time() - cpu_before, 3)
+
+
 def run_plan(plan: RunPlan, tuner=None) -> Path:
     """Run the tuner (a new one built from `plan`, or `tuner`), then evaluate the best trial on
     the test data; return the experiment folder.
@@ -87,6 +97,7 @@ def run_plan(plan: RunPlan, tuner=None) -> Path:
     """
     tuner = tuner or build_tuner(plan)
     experiment_dir = Path(tuner.tuner_path)
+    cpu_before = time.process_time()
     try:
         # Syne Tune prints a table of every trial at the end of a run: simulated runs, hundreds
         # of them in a study, stay quiet
@@ -101,7 +112,8 @@ def run_plan(plan: RunPlan, tuner=None) -> Path:
         folder.update_metadata(experiment_dir, **{folder.ABORTED: "too many failed trials"})
         raise RunEnded(experiment_dir, f"{failed} trials failed, more than --max-failures "
                        f"{plan.max_failures}: see the failures below", 1) from None
-    folder.update_metadata(experiment_dir, **scheduler_record(tuner.scheduler))
+    folder.update_metadata(experiment_dir, **scheduler_record(tuner.scheduler),
+                           **{folder.TUNER_CPU_S: tuner_cpu_s(experiment_dir, cpu_before)})
     gpus = getattr(tuner.trial_backend, "gpu_of_trial", None)
     if plan.n_gpus:  # which GPU each trial ran on (one GPU: no rotation, all on it)
         folder.update_metadata(experiment_dir, **{folder.TRIAL_GPUS: {
