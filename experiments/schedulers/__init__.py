@@ -43,6 +43,20 @@ STUDY_SETTINGS = RungSettings()
 
 
 @dataclass(frozen=True)
+class Library:
+    """A library a method needs beyond the base install, and the extra that installs it."""
+
+    module: str
+    name: str
+    extra: str
+
+
+# the other libraries' methods (peers of Syne Tune's), by family
+PEER_LIBRARIES = {"optuna": Library("optuna", "Optuna", "peers"), "smac": Library("smac", "SMAC3", "peers")}
+BOTORCH = Library("botorch", "BoTorch", "gp")
+
+
+@dataclass(frozen=True)
 class SchedulerArgs:
     config_space: dict[str, Any]
     metric: str
@@ -78,6 +92,16 @@ class MethodSpec:
     @property
     def model_based(self) -> bool:
         return self.searcher != "random_search"
+
+    @property
+    def peer(self) -> bool:
+        """Another library's method (Optuna's, SMAC3's), not Syne Tune's."""
+        return self.family in PEER_LIBRARIES
+
+    @property
+    def requires(self) -> Library | None:
+        """The optional library the method needs, if any."""
+        return BOTORCH if self.searcher == "botorch" else PEER_LIBRARIES.get(self.family)
 
     def default_brackets(self, grace_period: int, reduction_factor: int, max_t: int) -> int:
         """1, or one bracket per rung level for the Hyperband methods."""

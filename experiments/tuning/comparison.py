@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from experiments.schedulers import METHODS, RAY_TUNE_ASHA
-from experiments.tuning.plan import RunPlan, RunRequest, check_name, make_plan
+from experiments.tuning.plan import RunPlan, RunRequest, check_installed, check_name, make_plan
 from experiments.tuning.run import RunEnded, run_plan
 from objectives.usage import UsageError
 
@@ -46,6 +46,8 @@ def check_methods(methods) -> None:
     if unknown or not methods:
         raise UsageError(f"--methods {','.join(methods)}: unknown "
                          f"{', '.join(unknown) or 'none given'}; choose from {', '.join(METHODS)}")
+    for method in methods:
+        check_installed(method)
 
 
 def run_requests(request: ComparisonRequest, name: str) -> list[RunRequest]:

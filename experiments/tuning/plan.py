@@ -233,13 +233,11 @@ def make_plan(request: RunRequest) -> RunPlan:
     """Check every input, load the objective and find its data; raises UsageError (data not
     found included) with the fix."""
     check_request(request)
-    if METHODS[request.method].searcher == "botorch" and importlib.util.find_spec("botorch") is None:
-        raise UsageError(f"{request.method} needs BoTorch, which is not installed: "
-                         f"pip install -e '.[gp]'")
-    if METHODS[request.method].family == "optuna":
-        check_optuna_request(request)
-    if METHODS[request.method].family == "smac":
-        check_smac_request(request)
+    check_installed(request.method)
+    if METHODS[request.method].peer and request.brackets is not None:
+        raise UsageError(f"--brackets does not apply to {request.method}: "
+                         f"{METHODS[request.method].requires.name} sets its own brackets from the grace "
+                         f"period, reduction factor and max resource")
     objective = load_objective(request.objective)
     results_dir = checked_results_dir(request)
     if request.smoke and not objective.has_data:
@@ -325,23 +323,11 @@ def default_experiment_name(request: RunRequest, objective: Objective) -> str:
     return f"{request.method}-{objective.name}".replace("_", "-")
 
 
-def check_optuna_request(request: RunRequest) -> None:
-    """Optuna's methods need Optuna, and its HyperbandPruner sets its own brackets."""
-    if importlib.util.find_spec("optuna") is None:
-        raise UsageError(f"{request.method} needs Optuna, which is not installed: "
-                         f"pip install -e '.[peers]'")
-    if request.brackets is not None:
-        raise UsageError(f"--brackets does not apply to {request.method}: Optuna's pruners set "
-                         f"their own brackets from the grace period, reduction factor and max resource")
-
-
-def check_smac_request(request: RunRequest) -> None:
-    """SMAC's method needs SMAC, and its Hyperband sets its own brackets."""
-    if importlib.util.find_spec("smac") is None:
-        raise UsageError(f"{request.method} needs SMAC3, which is not installed: pip install -e '.[peers]'")
-    if request.brackets is not None:
-        raise UsageError(f"--brackets does not apply to {request.method}: SMAC's Hyperband sets its own "
-                         f"brackets from the grace period, reduction factor and max resource")
+def check_installed(method: str) -> None:
+    """A method whose optional library is missing fails with the extra that installs it."""
+    needed = METHODS[method].requires
+    if needed is not None and importlib.util.find_spec(needed.module) is None:
+        raise UsageError(f"{method} needs {needed.name}, which is not installed: pip install -e '.[{needed.extra}]'")
 
 
 def brackets_of(request: RunRequest, max_resource: int) -> int:

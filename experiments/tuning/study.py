@@ -51,12 +51,13 @@ BENCHMARKS = {
         "epoch; 10 minutes, in which one worker trains about 40 of its 14-second epochs"),
 }
 
-# every method the simulator can run (Ray Tune's scheduler needs Ray's own runner)
-# Optuna's methods are peers a study runs when asked (--methods): they need the [peers] extra,
-# and the committed study was run without them.
-STUDY_METHODS = tuple(m for m in METHODS if m != RAY_TUNE_ASHA and METHODS[m].family not in ("optuna", "smac"))
-# those among which study.json names the best (analysis.study.best_model_based)
-MODEL_BASED_METHODS = frozenset(m for m in METHODS if METHODS[m].model_based)
+# every method the simulator can run (Ray Tune's scheduler needs Ray's own runner), the other
+# libraries' (peers) included
+STUDY_METHODS = tuple(m for m in METHODS if m != RAY_TUNE_ASHA)
+# Syne Tune's model-based methods, among which study.json names the best
+# (analysis.study.best_model_based); the peers are compared with Syne Tune's methods apart
+MODEL_BASED_METHODS = frozenset(m for m in METHODS if METHODS[m].model_based and not METHODS[m].peer)
+PEER_METHODS = frozenset(m for m in METHODS if METHODS[m].peer)
 # where a study's runs go unless told (relative to the working folder, as the commands' flags)
 STUDY_RESULTS_DIR = Path("results") / "study"
 
