@@ -10,7 +10,7 @@ target below).
 
 The result is typed: a `StudyResult` (a `Comparison` per benchmark and worker count) gives a
 `StudyTable` of `StudyRow`s (study.csv, the rows of study.json; `load_study_table` reads them
-back), the Markdown of study.md, and `best_model_based`, the one place that says which
+back), the Markdown of study.md, and `best_method`, the one place that says which
 model-based method a study ranks first. The settings sweep is a `Sweep` of `SweepRow`s.
 """
 
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.comparison import (CENSORED_MEDIAN, IQM, TIME_TO_TARGET, Comparison, Difference, FieldSummary, compare,
-                                 load_runs)
+from analysis.comparison import (CENSORED_MEDIAN, IQM, TIME_TO_TARGET, TUNER_CPU_S, Comparison, Difference, FieldSummary,
+                                 compare, difference, load_runs)
 from analysis.experiments import comparison_names
 from analysis.tables import as_float, markdown_table, show, show_interval
 
@@ -113,6 +113,7 @@ class StudyRow:
     worker_utilization: float
     final_best_diff: Difference | None = None  # None: the reference
     time_to_target_s_diff: Difference | None = None
+    tuner_cpu_s: float | None = None  # per run (IQM); None in a study recorded before runs kept it
 
     @property
     def reached(self) -> int:
@@ -131,6 +132,8 @@ class StudyRow:
                     diff.value, diff.ci95)
                 row[f"{short}_diff_resolved"] = diff.resolved
         row["reached"], row["worker_utilization"] = self.reached, self.worker_utilization
+        if self.tuner_cpu_s is not None:
+            row["tuner_cpu_s"] = self.tuner_cpu_s
         return row
 
     @classmethod
@@ -151,11 +154,12 @@ class StudyRow:
         return cls(row["benchmark"], int(row["workers"]), row["method"], seeds, as_float(row["target"]),
                    summary("final_best", IQM),
                    summary("time_to_target_s", CENSORED_MEDIAN, reached=int(row["reached"]), runs=seeds),
-                   as_float(row["worker_utilization"]), diff("final_best"), diff("time_to_target_s"))
+                   as_float(row["worker_utilization"]), diff("final_best"), diff("time_to_target_s"),
+                   as_float(row["tuner_cpu_s"]) if row.get("tuner_cpu_s") is not None else None)
 
     def markdown_cells(self) -> list[str]:
         """workers, method, seeds, final best [interval], its difference, time to target
-        [interval], reached, its difference, utilization."""
+        [interval], reached, its difference, utilization, tuner CPU."""
         def difference(diff: Difference | None, digits: int) -> str:
             if diff is None:
                 return "(reference)"
@@ -165,15 +169,16 @@ class StudyRow:
                 difference(self.final_best_diff, 2),
                 show_interval(self.time_to_target_s.value, *self.time_to_target_s.ci95, 3),
                 f"{self.reached}/{self.seeds}", difference(self.time_to_target_s_diff, 3),
-                show(self.worker_utilization, 3)]
+                show(self.worker_utilization, 3), show(self.tuner_cpu_s, 3)]
 
 
 def study_row(benchmark: str, workers: int, method: str, comparison: Comparison) -> StudyRow:
     entry = comparison.methods[method]
     final, time = entry.summary[comparison.final_field], entry.summary[TIME_TO_TARGET]
+    cpu = entry.summary.get(TUNER_CPU_S)
     return StudyRow(benchmark, workers, method, final.n, comparison.target, final, time,
                     entry.summary["worker_utilization"].value, entry.differences.get(comparison.final_field),
-                    entry.differences.get(TIME_TO_TARGET))
+                    entry.differences.get(TIME_TO_TARGET), cpu.value if cpu is not None and cpu.n else None)
 
 
 @dataclass(frozen=True)
@@ -210,15 +215,81 @@ def committed_study() -> StudyTable | None:
     return load_study_table(COMMITTED_STUDY) if COMMITTED_STUDY.exists() else None
 
 
-def best_model_based(study: StudyTable, model_based: set[str], benchmark: str, workers: int) -> str | None:
-    """The model-based method the study ranks first on `benchmark` at `workers`: the lowest
-    median time to target, then the best final result (None where it ran none there)."""
-    rows = [r for r in study.rows if r.benchmark == benchmark and r.workers == workers and r.method in model_based]
+def best_method(study: StudyTable, among: set[str], benchmark: str, workers: int) -> str | None:
+    """The method of `among` the study ranks first on `benchmark` at `workers`: the lowest
+    median time to target, then the best final result (None where it ran none of them there).
+    Among Syne Tune's model-based methods it is study.json's "best_model_based"."""
+    rows = [r for r in study.rows if r.benchmark == benchmark and r.workers == workers and r.method in among]
 
     def key(row: StudyRow):
         return row.time_to_target_s.value, row.final_best.value
 
     return min(rows, key=key).method if rows else None
+
+
+@dataclass(frozen=True)
+class PeerRow:
+    """A peer (another library's method) against the best of the suite's own methods on one
+    benchmark and worker count: the own method with the lowest median time to target (then
+    the best final result), the paired differences peer minus it, and each one's tuner CPU."""
+
+    benchmark: str
+    workers: int
+    peer: str
+    own: str  # the best own method here
+    peer_time_s: float  # median time to target, misses as never
+    own_time_s: float
+    time_diff: Difference  # peer minus own; > 0: the peer is slower
+    final_diff: Difference  # peer minus own, final best (IQM); > 0 is worse when minimising
+    peer_cpu_s: float | None  # tuner CPU seconds per run (IQM)
+    own_cpu_s: float | None
+
+    @property
+    def verdict(self) -> str:
+        """Who reaches the target sooner, where the seeds separate them: "peer", "own" or
+        "undecided"."""
+        if not self.time_diff.resolved:
+            return "undecided"
+        return "own" if self.time_diff.value > 0 else "peer"
+
+    def as_dict(self) -> dict:
+        return {"benchmark": self.benchmark, "workers": self.workers, "peer": self.peer, "own": self.own,
+                "peer_time_s": self.peer_time_s, "own_time_s": self.own_time_s,
+                "time_diff": self.time_diff.to_json(), "final_diff": self.final_diff.to_json(),
+                "verdict": self.verdict, "peer_cpu_s": self.peer_cpu_s, "own_cpu_s": self.own_cpu_s}
+
+    def markdown_cells(self, own_name: str) -> list[str]:
+        verdict = {"own": f"{own_name} sooner", "peer": "peer sooner", "undecided": "undecided"}[self.verdict]
+        return [self.workers, self.peer, self.own, f"{show(self.peer_time_s, 3)} / {show(self.own_time_s, 3)}",
+                show_interval(self.time_diff.value, *self.time_diff.ci95, 3),
+                show_interval(self.final_diff.value, *self.final_diff.ci95, 2), verdict,
+                f"{show(self.peer_cpu_s, 2)} / {show(self.own_cpu_s, 2)}"]
+
+
+def peer_row(benchmark: str, workers: int, peer: str, own: str, comparison: Comparison) -> PeerRow:
+    peer_entry, own_entry = comparison.methods[peer], comparison.methods[own]
+
+    def cpu(entry) -> float | None:
+        summary = entry.summary.get(TUNER_CPU_S)
+        return summary.value if summary is not None and summary.n else None
+
+    return PeerRow(benchmark, workers, peer, own, peer_entry.summary[TIME_TO_TARGET].value,
+                   own_entry.summary[TIME_TO_TARGET].value,
+                   difference(peer_entry.runs, own_entry.runs, TIME_TO_TARGET),
+                   difference(peer_entry.runs, own_entry.runs, comparison.final_field), cpu(peer_entry), cpu(own_entry))
+
+
+def best_own(comparison: Comparison, peers: set[str]) -> str | None:
+    """The suite's own method (not a peer) with the lowest median time to target, then the best
+    final result; None where the comparison has none."""
+    sign = 1 if comparison.mode == "min" else -1
+    own = [m for m in comparison.methods if m not in peers]
+
+    def key(method: str):
+        summary = comparison.methods[method].summary
+        return summary[TIME_TO_TARGET].value, sign * summary[comparison.final_field].value
+
+    return min(own, key=key) if own else None
 
 
 @dataclass
@@ -237,7 +308,7 @@ class StudyResult:
     def best_model_based(self, model_based: set[str]) -> dict[str, dict[int, str | None]]:
         """{benchmark: {workers: the model-based method ranked first}} (study.json's)."""
         table = self.table
-        return {b: {w: best_model_based(table, model_based, b, w) for w in by_workers}
+        return {b: {w: best_method(table, model_based, b, w) for w in by_workers}
                 for b, by_workers in self.benchmarks.items()}
 
     def leaders(self, field: str = TIME_TO_TARGET) -> list[dict]:
@@ -247,10 +318,35 @@ class StudyResult:
                  "undecided_against": ",".join(r.method for r in c.ranking[field][1:] if not r.separated_from_leader)}
                 for benchmark, by_workers in self.benchmarks.items() for workers, c in by_workers.items()]
 
-    def to_json(self, model_based: set[str]) -> dict:
-        """study, rows, best_model_based and leaders of study.json."""
+    def peer_rows(self, peers: set[str]) -> tuple[PeerRow, ...]:
+        """Each peer the study ran against the best own method, per benchmark and workers."""
+        rows = []
+        for benchmark, by_workers in self.benchmarks.items():
+            for workers, comparison in by_workers.items():
+                own = best_own(comparison, peers)
+                rows += [peer_row(benchmark, workers, peer, own, comparison)
+                         for peer in sorted(set(comparison.methods) & peers) if own is not None]
+        return tuple(rows)
+
+    def to_json(self, model_based: set[str], peers: set[str] = frozenset()) -> dict:
+        """study, rows, best_model_based, leaders and peers (against the best own method) of
+        study.json."""
         return {"study": self.study, "rows": [row.as_dict() for row in self.table.rows],
-                "best_model_based": self.best_model_based(model_based), "leaders": self.leaders()}
+                "best_model_based": self.best_model_based(model_based), "leaders": self.leaders(),
+                "peers": [row.as_dict() for row in self.peer_rows(peers)]}
+
+    def peers_markdown(self, peers: set[str], own_name: str = "Syne Tune") -> str:
+        """Per benchmark, a table of each peer against the best own method (empty: no peers)."""
+        rows = self.peer_rows(peers)
+        parts = []
+        for benchmark in self.benchmarks:
+            cells = [row.markdown_cells(own_name) for row in rows if row.benchmark == benchmark]
+            if cells:
+                parts += [f"#### {benchmark}\n", markdown_table(
+                    ["workers", "peer", f"best {own_name} method", "time to target, s: peer / it (median)",
+                     "d time (peer - it) [95%]", "d final best [95%]", "sooner", "tuner CPU s per run: peer / it"],
+                    cells), ""]
+        return "\n".join(parts)
 
     def to_markdown(self) -> str:
         """Per benchmark: the ranking sentences, then the table (IQM [95% interval]; time to
@@ -265,7 +361,7 @@ class StudyResult:
             parts.append("")
             parts.append(markdown_table(
                 ["workers", "method", "seeds", "final best (IQM)", "d final vs asha", "time to target, s (median)",
-                 "reached", "d time vs asha", "utilization"],
+                 "reached", "d time vs asha", "utilization", "tuner CPU s per run (IQM)"],
                 [row.markdown_cells() for row in rows if row.benchmark == benchmark]))
             parts.append("")
         return "\n".join(parts)

@@ -35,9 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, default=5,
                         help="paired seeds per method and worker count (default %(default)s)")
     parser.add_argument("--methods", default=None,
-                        help=f"methods (default: {', '.join(METHODS_SCALED)} and the model-based method that "
-                             f"the committed study, {COMMITTED_STUDY.relative_to(COMMITTED_STUDY.parents[2])}, "
-                             f"ranks first on the objective with its most workers; {FALLBACK_MODEL_BASED} without it)")
+                        help=f"methods (default: {', '.join(METHODS_SCALED)}, and the Syne Tune model-based method "
+                             f"and the peer that the committed study, "
+                             f"{COMMITTED_STUDY.relative_to(COMMITTED_STUDY.parents[2])}, ranks first on the objective "
+                             f"with its most workers; {FALLBACK_MODEL_BASED} and no peer without it)")
     parser.add_argument("--target", type=float, default=None,
                         help="validation error to reach (default: the study's, 0.1455 for LeNet)")
     parser.add_argument("--max-wallclock-time", type=float, default=3600.0, metavar="SECONDS",

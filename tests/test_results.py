@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from analysis.comparison import Comparison, load_comparison
-from analysis.study import best_model_based, load_study_table
+from analysis.study import best_method, load_study_table
 from analysis.tables import as_float, json_number, show, show_signed
 from tests.conftest import REPO
 
@@ -95,7 +95,7 @@ def test_the_committed_study_loads_as_its_csv_and_names_the_same_best_model_base
     assert list(table.frame().columns) == list(written.columns)
     pd.testing.assert_frame_equal(table.frame(), written, check_dtype=False)
     stored = json.loads(COMMITTED_STUDY.read_text())["best_model_based"]
-    chosen = {b: {str(w): best_model_based(table, MODEL_BASED_METHODS, b, w) for w in table.workers_of(b)}
+    chosen = {b: {str(w): best_method(table, MODEL_BASED_METHODS, b, w) for w in table.workers_of(b)}
               for b in stored}
     assert chosen == stored
 

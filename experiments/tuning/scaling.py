@@ -15,35 +15,40 @@ from pathlib import Path
 
 from analysis.figure_files import save_figure
 from analysis.scaling import ScalingTable, scaling_figure, scaling_table
-from analysis.study import StudyTable, best_model_based
+from analysis.study import StudyTable, best_method
 from experiments.schedulers import METHODS, STUDY_SETTINGS
 from experiments.tuning.comparison import ComparisonRequest, check_methods, run_requests
 from experiments.tuning.parallel import ProgressLine, run_many
 from experiments.tuning.plan import RunRequest, check_name
-from experiments.tuning.study import BENCHMARKS, MODEL_BASED_METHODS
+from experiments.tuning.study import BENCHMARKS, MODEL_BASED_METHODS, PEER_METHODS
 from objectives.usage import UsageError
 
 WORKERS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-# ASHA and both synchronous SH variants, beside the best model-based method (default_methods)
+# ASHA and both synchronous SH variants, beside the best model-based method and peer (default_methods)
 METHODS_SCALED = ("asha", "sync_sh", "sync_sh_waiting")
 # the model-based method scaled where no study ranks them (none given, or none on the objective)
 FALLBACK_MODEL_BASED = "bohb"
 
 
-def model_based_pick(study: StudyTable | None, objective: str, workers: int | None = None) -> str:
-    """The model-based method `study` ranks first on `objective` at `workers` (default: its
-    most workers, as the scaling study is about many); BOHB where no study says."""
+def study_pick(study: StudyTable | None, objective: str, among: set[str], workers: int | None = None) -> str | None:
+    """The method of `among` that `study` ranks first on `objective` at `workers` (default: its
+    most workers, as the scaling study is about many); None where no study says."""
     counts = study.workers_of(objective) if study is not None else []
-    if counts:
-        pick = best_model_based(study, MODEL_BASED_METHODS, objective, workers if workers is not None else max(counts))
-        if pick is not None:
-            return pick
-    return FALLBACK_MODEL_BASED
+    if not counts:
+        return None
+    return best_method(study, among, objective, workers if workers is not None else max(counts))
+
+
+def model_based_pick(study: StudyTable | None, objective: str, workers: int | None = None) -> str:
+    """Syne Tune's model-based method `study` ranks first (study_pick); BOHB where no study says."""
+    return study_pick(study, objective, MODEL_BASED_METHODS, workers) or FALLBACK_MODEL_BASED
 
 
 def default_methods(study: StudyTable | None, objective: str) -> tuple[str, ...]:
-    """The methods a scaling study runs unless told: METHODS_SCALED and `study`'s pick."""
-    return METHODS_SCALED + (model_based_pick(study, objective),)
+    """The methods a scaling study runs unless told: METHODS_SCALED, `study`'s model-based pick
+    and its best peer (where the study ran peers)."""
+    peer = study_pick(study, objective, PEER_METHODS)
+    return METHODS_SCALED + (model_based_pick(study, objective),) + ((peer,) if peer else ())
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ BENCHMARKS = {
 # libraries' (peers) included
 STUDY_METHODS = tuple(m for m in METHODS if m != RAY_TUNE_ASHA)
 # Syne Tune's model-based methods, among which study.json names the best
-# (analysis.study.best_model_based); the peers are compared with Syne Tune's methods apart
+# (analysis.study.best_method); the peers are compared with Syne Tune's methods apart
 MODEL_BASED_METHODS = frozenset(m for m in METHODS if METHODS[m].model_based and not METHODS[m].peer)
 PEER_METHODS = frozenset(m for m in METHODS if METHODS[m].peer)
 # where a study's runs go unless told (relative to the working folder, as the commands' flags)
@@ -191,6 +191,10 @@ def write_report(request: StudyRequest, output_dir: Path, costs: pd.DataFrame | 
                                 say=lambda text: print(text, file=sys.stderr, flush=True))
     analysed.table.frame().to_csv(output_dir / "study.csv", index=False)
     text = analysed.to_markdown()
+    peers = analysed.peers_markdown(PEER_METHODS)
+    if peers:
+        text += ("\n### Against the peers: each peer against Syne Tune's best method there (the lowest median "
+                 "time to target), paired over the seeds both ran\n\n" + peers)
     # the settings every other run of the study used, marked "(default)" in the sweep
     sweep = analysis.sweep(request.name, request.results_dir, (request.grace_period, request.reduction_factor))
     if sweep.rows:
@@ -204,7 +208,7 @@ def write_report(request: StudyRequest, output_dir: Path, costs: pd.DataFrame | 
         text += "\n### What each method cost to simulate (this run)\n\n" + frame_markdown(costs) + "\n"
     (output_dir / "study.md").write_text(text)
     (output_dir / "study.json").write_text(json.dumps(
-        {**analysed.to_json(MODEL_BASED_METHODS), "sweep": sweep.to_json(),
+        {**analysed.to_json(MODEL_BASED_METHODS, PEER_METHODS), "sweep": sweep.to_json(),
          "costs": None if costs is None else costs.to_dict("records"),
          "benchmarks": {b: {"budget_s": BENCHMARKS[b].budget_s, "target": BENCHMARKS[b].target,
                             "why": BENCHMARKS[b].why} for b in analysed.benchmarks}},
