@@ -134,15 +134,15 @@ def test_optuna_sets_its_own_brackets():
 @pytest.mark.parametrize("method,max_results", [("optuna_tpe_hyperband", 100), ("optuna_tpe_sha", 60),
                                                 ("optuna_tpe_median", 100)])
 def test_a_real_run_counts_model_suggestions_and_pruned_trials(tmp_path, method, max_results):
-    """A short run of the launcher's code path (warm backend, two workers); the median pruner
-    waits for 5 completed trials and Hyperband runs a bracket of trials to max_t unpruned, hence
-    more results: 10 trials must end before TPE uses its model."""
-    from experiments.tuning.plan import RunRequest, make_plan
-    from experiments.tuning.run import run_plan
+    """A short real run through run_asha.py's --method (in this process; warm backend, two
+    workers); the median pruner waits for 5 completed trials and Hyperband runs a bracket of
+    trials to max_t unpruned, hence more results: 10 trials must end before TPE uses its model."""
+    from experiments.schedulers import ASYNC_METHODS
+    from experiments.tuning.launch import launch
 
-    experiment = run_plan(make_plan(RunRequest(objective="tests.toy_objectives:quadratic", method=method,
-                                               workers=2, max_results=max_results, grace_period=1,
-                                               results_dir=tmp_path)))
+    experiment = launch(ASYNC_METHODS, "test", ["--method", method, "--objective", "tests.toy_objectives:quadratic",
+                                                "--workers", "2", "--max-results", str(max_results),
+                                                "--grace-period", "1", "--results-dir", str(tmp_path)])
     metadata = read_metadata(experiment)
     results = pd.read_csv(experiment / "results.csv.zip")
     counts, decisions = metadata["searcher_counts"], metadata["pruner_decisions"]

@@ -103,8 +103,8 @@ def test_the_scheduler_runs_what_smac_itself_runs(tmp_path):
 def test_the_comparison_with_smac_itself_can_tell_runs_apart(tmp_path):
     """Another seed gives another sequence: equal sequences above are not a matter of course."""
     settings = make_scheduler(tmp_path).settings
-    assert smac_itself(replace(settings, output_directory=str(tmp_path / "a"), n_trials=20), 20) != \
-        smac_itself(replace(settings, output_directory=str(tmp_path / "b"), n_trials=20, seed=1), 20)
+    assert smac_itself(replace(settings, output_directory=str(tmp_path / "a"), n_trials=8), 8) != \
+        smac_itself(replace(settings, output_directory=str(tmp_path / "b"), n_trials=8, seed=1), 8)
 
 
 def test_smac_budgets_in_epochs():
@@ -124,7 +124,7 @@ def test_a_diverged_trial_stops_and_smac_is_told_it_crashed(tmp_path, value):
     (told,) = scheduler.smac.runhistory.values()
     assert told.status == StatusType.CRASHED and told.cost == math.inf
     assert scheduler.evaluation_counts()["by_outcome"] == {"diverged": 1}
-    for _ in range(30):  # SMAC goes on (its model leaves the crashed evaluation out)
+    for _ in range(12):  # SMAC goes on past its initial design (its model leaves the crashed evaluation out)
         suggestion = scheduler.suggest()
         if suggestion.spawn_new_trial_id:
             trial = Trial(trial_id=trial.trial_id + 1, config=suggestion.config, creation_time=datetime.now())
@@ -144,12 +144,14 @@ def test_a_pickled_scheduler_rebuilds_smac_and_goes_on(tmp_path):
 
 
 def test_a_real_run_counts_model_suggestions_and_budgets(tmp_path):
-    """A short run of the launcher's code path (warm backend, two workers)."""
-    from experiments.tuning.plan import RunRequest, make_plan
-    from experiments.tuning.run import run_plan
+    """A short real run through run_sync_sh.py's --method (in this process; warm backend, two
+    workers)."""
+    from experiments.schedulers import SYNC_METHODS
+    from experiments.tuning.launch import launch
 
-    experiment = run_plan(make_plan(RunRequest(objective="tests.toy_objectives:quadratic", method="smac_hyperband",
-                                               workers=2, max_results=60, grace_period=1, results_dir=tmp_path)))
+    experiment = launch(SYNC_METHODS, "test", ["--method", "smac_hyperband", "--objective",
+                                               "tests.toy_objectives:quadratic", "--workers", "2", "--max-results",
+                                               "60", "--grace-period", "1", "--results-dir", str(tmp_path)])
     metadata = read_metadata(experiment)
     results = pd.read_csv(experiment / "results.csv.zip")
     counts, evaluations = metadata["searcher_counts"], metadata["smac_evaluations"]
