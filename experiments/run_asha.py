@@ -10,8 +10,8 @@
 Then: python -m analysis.summarize latest; python -m analysis.plot_learning_curves latest
 """
 
-from experiments.schedulers import ASYNC_METHODS
+from experiments.schedulers import ASYNC_METHODS, MAIN_JOB
 from experiments.tuning.launch import launch
 
 if __name__ == "__main__":
-    launch(ASYNC_METHODS, __doc__.split("\n\n")[0])
+    launch(ASYNC_METHODS, __doc__.split("\n\n")[0], defaults=MAIN_JOB)

@@ -9,8 +9,8 @@
 instead of waiting); `sync_sh_waiting` waits for each rung to complete.
 """
 
-from experiments.schedulers import SYNC_METHODS
+from experiments.schedulers import SYNC_DEFAULTS, SYNC_METHODS
 from experiments.tuning.launch import launch
 
 if __name__ == "__main__":
-    launch(SYNC_METHODS, __doc__.split("\n\n")[0])
+    launch(SYNC_METHODS, __doc__.split("\n\n")[0], defaults=SYNC_DEFAULTS)

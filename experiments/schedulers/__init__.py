@@ -231,6 +231,20 @@ ASYNC_METHODS = methods_of("asha") + methods_of("random") + methods_of("optuna")
 SYNC_METHODS = methods_of("sync") + methods_of("smac")
 
 
+@dataclass(frozen=True)
+class LauncherDefaults:
+    """What a launcher runs when no flag says otherwise, and why (its --help says so)."""
+
+    method: str
+    settings: RungSettings
+    why: str
+
+
+# run_asha.py with no flags, and so `make run`, the suite's main job
+MAIN_JOB = LauncherDefaults("asha", STUDY_SETTINGS, "the study's settings")
+SYNC_DEFAULTS = LauncherDefaults("sync_sh", STUDY_SETTINGS, "the study's settings")
+
+
 def scheduler_record(scheduler) -> dict:
     """What a run's metadata keeps of its scheduler: where a counting (model-based) searcher's
     suggestions came from, a synchronous scheduler's rung decisions, and for Optuna's methods

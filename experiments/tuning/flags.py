@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from experiments.schedulers import STUDY_SETTINGS, RungSettings
 from experiments.tuning import resources
 from experiments.tuning.plan import BACKENDS, DEFAULT_BUDGET_S, NAME_CHARACTERS, SMOKE_BUDGET_S, RunRequest
 from objectives import BUILTIN_OBJECTIVES
@@ -44,15 +45,17 @@ def add_limit_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def add_run_flags(parser: argparse.ArgumentParser, *, backends=BACKENDS, resume: bool = True,
-                  experiment_name: bool = True, max_failures: bool = True) -> None:
-    """The flags of one tuning run (a comparison's runs share them). Ray Tune's own tuner
-    (run_ray_tune.py) goes on past any number of failed trials: no --max-failures there."""
+                  experiment_name: bool = True, max_failures: bool = True, settings: RungSettings = STUDY_SETTINGS
+                  ) -> None:
+    """The flags of one tuning run (a comparison's runs share them); `settings`: the default
+    grace period and reduction factor. Ray Tune's own tuner (run_ray_tune.py) goes on past any
+    number of failed trials: no --max-failures there."""
     parser.add_argument("--objective", default="fashion_mnist_lenet",
                         help=f"what to tune: {', '.join(BUILTIN_OBJECTIVES)}, or your own as "
                              f"package.module:attribute or file.py:attribute (default %(default)s)")
     parser.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
     add_limit_flags(parser)
-    add_scheduler_flags(parser)
+    add_scheduler_flags(parser, settings)
     parser.add_argument("--data-dir", default=None,
                         help="where the data set is (see docs/reference.md, Data)")
     parser.add_argument("--smoke", action="store_true",
@@ -76,15 +79,15 @@ def add_run_flags(parser: argparse.ArgumentParser, *, backends=BACKENDS, resume:
                                  "and its objective. Resume only experiments you made yourself")
 
 
-def add_scheduler_flags(parser: argparse.ArgumentParser) -> None:
+def add_scheduler_flags(parser: argparse.ArgumentParser, settings: RungSettings = STUDY_SETTINGS) -> None:
     """How the scheduler compares trials and samples configurations."""
     parser.add_argument("--max-resource", "--max-epochs", dest="max_resource", type=int,
                         default=None, metavar="N",
                         help="resource (epochs) of a fully trained trial, the schedulers' max_t "
                              "(default: the objective's)")
-    parser.add_argument("--grace-period", type=int, default=RunRequest.grace_period,
+    parser.add_argument("--grace-period", type=int, default=settings.grace_period,
                         help="r_min: resource a trial gets before its first rung (default %(default)s)")
-    parser.add_argument("--reduction-factor", type=int, default=RunRequest.reduction_factor,
+    parser.add_argument("--reduction-factor", type=int, default=settings.reduction_factor,
                         help="eta: 1/eta of a rung is promoted (default %(default)s)")
     parser.add_argument("--brackets", type=int, default=None,
                         help="1 = successive halving; more = Hyperband brackets (default: 1, and "

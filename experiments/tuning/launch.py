@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from experiments.schedulers import METHODS
+from experiments.schedulers import METHODS, STUDY_SETTINGS, LauncherDefaults
 from experiments.tuning import console, flags
 from experiments.tuning.plan import make_plan
 from experiments.tuning.resume import plan_resume
@@ -19,17 +19,22 @@ from experiments.tuning.run import run_plan
 from objectives.usage import run_command
 
 
-def build_parser(methods: list[str], description: str) -> argparse.ArgumentParser:
+def build_parser(methods: list[str], description: str, defaults: LauncherDefaults | None = None
+                 ) -> argparse.ArgumentParser:
+    """The launcher's flags; `defaults`: its method and rung settings when no flag says (else
+    the first method, at the study's settings)."""
+    defaults = defaults or LauncherDefaults(methods[0], STUDY_SETTINGS, "the study's settings")
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--method", default=methods[0], choices=methods,
+    parser.add_argument("--method", default=defaults.method, choices=methods,
                         help="; ".join(f"{name}: {METHODS[name].description}" for name in methods)
-                             + " (default %(default)s)")
-    flags.add_run_flags(parser)
+                             + f" (default %(default)s, at grace period {defaults.settings.grace_period} and "
+                               f"reduction factor {defaults.settings.reduction_factor}: {defaults.why})")
+    flags.add_run_flags(parser, settings=defaults.settings)
     return parser
 
 
-def launch(methods: list[str], description: str, argv=None) -> Path:
-    parser = build_parser(methods, description)
+def launch(methods: list[str], description: str, argv=None, defaults: LauncherDefaults | None = None) -> Path:
+    parser = build_parser(methods, description, defaults)
     args = parser.parse_args(argv)
 
     def prepare():
