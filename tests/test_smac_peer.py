@@ -17,16 +17,10 @@ from experiments.schedulers import METHODS, SchedulerArgs
 from experiments.schedulers.smac_peer import SmacHyperbandScheduler, budget_levels, configuration_space, epochs
 from objectives.trial import RESOURCE_BOUND
 from tests.conftest import read_metadata
-from tests.toy_objectives import SPACE, final_score
+from tests.peer_driver import FIRST, MAX_T, score, through_the_scheduler
+from tests.toy_objectives import SPACE
 
-MAX_T = 8
-FIRST = {"x": 0.5, "y": 5}
 N_EVALUATIONS = 40
-
-
-def score(config: dict, step: int) -> float:
-    """The toy objective's learning curve (tests/toy_objectives.py's `train`), maximised."""
-    return final_score(config) * (1 - 0.5 / step)
 
 
 def make_scheduler(tmp_path, seed: int = 0):
@@ -55,38 +49,15 @@ def smac_itself(settings, n: int) -> list[tuple[dict, float]]:
     return history
 
 
-def through_the_scheduler(scheduler, n: int) -> list[tuple[dict, float]]:
-    """The same through the scheduler's interface, one worker, as Syne Tune's tuner calls it:
-    a trial trains from its checkpoint (the last step it reported) up to its resource bound."""
-    history, trials, done = [], {}, {}
-    next_id = 0
-    while len(history) < n:
-        suggestion = scheduler.suggest()
-        if suggestion.spawn_new_trial_id:
-            trial = Trial(trial_id=next_id, config=suggestion.config, creation_time=datetime.now())
-            trials[next_id], done[next_id] = trial, 0
-            next_id += 1
-            scheduler.on_trial_add(trial)
-        else:
-            trial = trials[suggestion.checkpoint_trial_id]
-            trial.config = suggestion.config
-        config = {name: trial.config[name] for name in SPACE}
-        history.append((config, float(scheduler.asked[-1].budget)))
-        for step in range(done[trial.trial_id] + 1, trial.config[RESOURCE_BOUND] + 1):
-            decision = scheduler.on_trial_result(trial, {"score": score(config, step), "step": step})
-            done[trial.trial_id] = step
-            if decision != SchedulerDecision.CONTINUE:
-                break
-        else:
-            scheduler.on_trial_complete(trial, {"score": score(config, step), "step": step})
-    return history
+def smac_budget(scheduler) -> float:
+    return scheduler.asked[-1].budget
 
 
 def test_the_scheduler_runs_what_smac_itself_runs(tmp_path):
     """Same settings and seed; SMAC's own loop runs n_trials = N evaluations (n_trials caps only
     the initial design, here 5 configurations either way)."""
     ours_scheduler = make_scheduler(tmp_path)
-    ours = through_the_scheduler(ours_scheduler, N_EVALUATIONS)
+    ours = through_the_scheduler(ours_scheduler, N_EVALUATIONS, smac_budget)
     settings = replace(ours_scheduler.settings, output_directory=str(tmp_path / "theirs"), n_trials=N_EVALUATIONS)
     theirs = smac_itself(settings, N_EVALUATIONS)
     assert ours == theirs
@@ -137,7 +108,7 @@ def test_a_pickled_scheduler_rebuilds_smac_and_goes_on(tmp_path):
     import dill
 
     scheduler = make_scheduler(tmp_path)
-    through_the_scheduler(scheduler, 12)
+    through_the_scheduler(scheduler, 12, smac_budget)
     resumed = dill.loads(dill.dumps(scheduler))
     assert [(dict(i.config), i.budget) for i in resumed.asked] == [(dict(i.config), i.budget) for i in scheduler.asked]
     assert resumed.suggest().config == scheduler.suggest().config

@@ -197,15 +197,12 @@ class OptunaScheduler(AskTellScheduler):
             self.study.tell(optuna_trial, state=TrialState.PRUNED if how == "pruned" else TrialState.FAIL)
 
     def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> str:
-        optuna_trial = self.running.get(trial.trial_id)
-        if optuna_trial is None:
-            return SchedulerDecision.STOP  # a report in flight after the trial was told
-        value = result.get(self.metric)
-        if not is_finite_number(value):
-            self.end_trial(trial.trial_id, "diverged")
+        value = self.reported_value(trial, result)
+        if value is None:
             return SchedulerDecision.STOP
+        optuna_trial = self.running[trial.trial_id]
         step = int(result[self.time_attr])
-        optuna_trial.report(float(value), step)
+        optuna_trial.report(value, step)
         self.checked[step] += 1
         if optuna_trial.should_prune():
             self.pruned[step] += 1

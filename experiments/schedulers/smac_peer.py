@@ -29,29 +29,21 @@ suite's searchers leave a diverged trial out; without crashes this changes nothi
 from __future__ import annotations
 
 import math
-import tempfile
-from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import smac
 from joblib import parallel_config
-from ConfigSpace import Categorical as CSCategorical
 from ConfigSpace import Configuration, ConfigurationSpace
-from ConfigSpace import Float as CSFloat
-from ConfigSpace import Integer as CSInteger
 from smac import MultiFidelityFacade, Scenario
 from smac.initial_design import RandomInitialDesign
 from smac.runhistory import StatusType, TrialInfo, TrialValue
 from smac.runhistory.encoder import RunHistoryLogScaledEncoder
-from syne_tune.backend.trial_status import Trial
-from syne_tune.config_space import Categorical, Domain, FiniteRange, Float, Integer, is_log_space, is_uniform_space
-from syne_tune.optimizer.scheduler import SchedulerDecision, TrialSuggestion
 
 from experiments.compat.syne_tune_searchers import FALLBACK, MODEL, POINTS_TO_EVALUATE, RANDOM_BY_DESIGN, WARMUP
-from experiments.schedulers.ask_tell import AskTellScheduler
-from experiments.schedulers.divergence import is_finite_number
+from experiments.schedulers.ask_tell import (ResumingAskTellScheduler, configuration_space, epoch_levels, epochs,
+                                             scratch_folder)
 
 INITIAL_DESIGN = "initial_design"
 POINT_ORIGIN = "Points to evaluate"  # the origin given to points_to_evaluate
@@ -73,37 +65,12 @@ def source_of(origin: str | None) -> str:
     return next((source for prefix, source in ORIGINS if origin.startswith(prefix)), f"other: {origin}")
 
 
-def epochs(budget: float, max_t: int) -> int:
-    """SMAC's budget (a float, max_t * eta^-k) as whole epochs: the nearest, halves up."""
-    return min(max_t, max(1, int(math.floor(budget + 0.5))))
-
-
 def budget_levels(grace_period: int, reduction_factor: int, max_t: int) -> list[int]:
     """The epochs at which SMAC's Hyperband evaluates: max_t * eta^-k for k = 0 .. s_max,
     s_max = floor(log_eta(max_t / grace_period)), rounded by `epochs` (SMAC counts its budgets
     down from max_t; the suite's rungs count up from the grace period)."""
     s_max = int(np.floor(np.log(max_t / grace_period) / np.log(reduction_factor)))
-    return sorted({epochs(max_t * reduction_factor ** -k, max_t) for k in range(s_max + 1)})
-
-
-def configuration_space(config_space: dict[str, Any], seed: int) -> ConfigurationSpace:
-    """The ConfigSpace counterpart of the searched entries of a Syne Tune space (bounds
-    included in both); constants are left to `postprocess_config`."""
-    space = ConfigurationSpace(seed=seed)
-    for name, domain in config_space.items():
-        if not isinstance(domain, Domain):
-            continue
-        if isinstance(domain, FiniteRange):
-            space.add(CSCategorical(name, list(domain.values)))
-        elif isinstance(domain, Categorical):
-            space.add(CSCategorical(name, list(domain.categories)))
-        elif isinstance(domain, (Integer, Float)) and (is_log_space(domain) or is_uniform_space(domain)):
-            kind = CSInteger if isinstance(domain, Integer) else CSFloat
-            space.add(kind(name, (domain.lower, domain.upper), log=is_log_space(domain)))
-        else:
-            raise ValueError(f"search space entry {name!r}: {domain} has no ConfigSpace counterpart here; "
-                             f"use choice, randint, lograndint, uniform, loguniform or finrange")
-    return space
+    return epoch_levels(max_t, reduction_factor, s_max + 1)
 
 
 @dataclass(frozen=True)
@@ -137,7 +104,7 @@ class SmacSettings:
         """The facade, for ask-and-tell (no target function) or for SMAC's own `optimize()`."""
         scenario = Scenario(space, deterministic=True, n_trials=self.n_trials, min_budget=self.grace_period,
                             max_budget=self.max_t, seed=self.seed, name=self.name,
-                            output_directory=self.output_directory or scratch_folder())
+                            output_directory=self.output_directory or scratch_folder("smac-"))
         additional = [Configuration(space, values=point) for point in points]
         for config in additional:
             config.origin = POINT_ORIGIN
@@ -167,17 +134,6 @@ class PointsFirstDesign(RandomInitialDesign):
                 + [c for c in configs if c.origin != POINT_ORIGIN])
 
 
-# SMAC writes its scenario and run history into a folder; the run's own records are the
-# experiment folder's, so SMAC's is scratch, removed when the process exits.
-_SCRATCH_FOLDERS: list[tempfile.TemporaryDirectory] = []
-
-
-def scratch_folder() -> str:
-    folder = tempfile.TemporaryDirectory(prefix="smac-")
-    _SCRATCH_FOLDERS.append(folder)
-    return folder.name
-
-
 def one_thread():
     """SMAC's random forest asks joblib for every core (n_jobs=-1) to fit and predict its 10
     small trees; joblib's threads then wait on each other longer than the trees take (a
@@ -186,14 +142,10 @@ def one_thread():
     return parallel_config(backend="sequential")
 
 
-def config_key(values: dict) -> tuple:
-    return tuple(sorted(values.items()))
-
-
-class SmacHyperbandScheduler(AskTellScheduler):
+class SmacHyperbandScheduler(ResumingAskTellScheduler):
     """A Syne Tune scheduler that asks SMAC's `MultiFidelityFacade` what to run next: a new
     trial for a new configuration, or the paused trial of a promoted one, resumed up to its new
-    budget (module doc).
+    budget (module doc; ask_tell.ResumingAskTellScheduler).
 
     Counts of what it did: `suggestions` (new configurations by source: points_to_evaluate,
     initial_design, warmup = random before any result, random_by_design = SMAC's interleaved
@@ -201,41 +153,41 @@ class SmacHyperbandScheduler(AskTellScheduler):
     and how: success, diverged, failed), which the run's metadata keeps (`scheduler_record`).
     """
 
+    library = "smac"
+
     def __init__(self, config_space: dict[str, Any], metric: str, time_attr: str, settings: SmacSettings,
                  max_resource_attr: str, do_minimize: bool = True, points_to_evaluate: list[dict] | None = None):
         super().__init__(config_space, metric, time_attr, do_minimize, settings.seed,
-                         sources=(POINTS_TO_EVALUATE, INITIAL_DESIGN, WARMUP, RANDOM_BY_DESIGN, FALLBACK, MODEL))
+                         sources=(POINTS_TO_EVALUATE, INITIAL_DESIGN, WARMUP, RANDOM_BY_DESIGN, FALLBACK, MODEL),
+                         max_resource_attr=max_resource_attr, max_t=settings.max_t)
         self.settings = settings
-        self.max_resource_attr = max_resource_attr
         space = configuration_space(config_space, settings.seed)
         self.points = [self.searched_values(point, space) for point in points_to_evaluate or []]
         self.events: list[tuple] = []  # ("ask",) or ("tell", ask index, cost, status): to rebuild SMAC
         self.asked: list[TrialInfo] = []
         self.smac = self._new_facade()
-        self.awaiting: int | None = None  # ask index of a trial being started
-        self.paused: dict[tuple, int] = {}  # configuration -> its paused trial, to resume when promoted
-        self.dead: set[tuple] = set()  # configurations whose trial failed or diverged
-        self.configs: dict[int, dict] = {}  # Syne Tune trial id -> its config
-        self.resumed = 0  # trials resumed at a higher budget
-        self.evaluations: Counter = Counter()  # (epochs, how) -> count
 
     def _new_facade(self):
         return self.settings.make_facade(configuration_space(self.config_space, self.settings.seed), self.points)
 
     # -- SMAC, with a log of every call so that a pickled scheduler can rebuild it ------------
 
-    def _ask(self) -> int:
-        with one_thread():
-            self.asked.append(self.smac.ask())
+    def _ask_library(self) -> int | None:
+        """None: the search space is exhausted."""
+        try:
+            with one_thread():
+                self.asked.append(self.smac.ask())
+        except StopIteration:
+            return None
         self.events.append(("ask",))
         return len(self.asked) - 1
 
-    def _tell(self, index: int, how: str, cost: float = math.inf) -> None:
-        status = StatusType.SUCCESS if how == "success" else StatusType.CRASHED
+    def _tell_library(self, index: int, loss: float | None) -> None:
+        """The loss as SMAC's cost; a failed or diverged evaluation CRASHED, at cost infinity."""
+        cost, status = (math.inf, StatusType.CRASHED) if loss is None else (loss, StatusType.SUCCESS)
         with one_thread():
             self.smac.tell(self.asked[index], TrialValue(cost=cost, status=status), save=False)
         self.events.append(("tell", index, cost, int(status)))
-        self.evaluations[(self.budget_epochs(index), how)] += 1
 
     def __getstate__(self) -> dict:
         """SMAC's facade holds a generator, which no pickle can hold: leave it out."""
@@ -254,82 +206,11 @@ class SmacHyperbandScheduler(AskTellScheduler):
                 _, index, cost, status = event
                 self.smac.tell(self.asked[index], TrialValue(cost=cost, status=StatusType(status)), save=False)
 
-    def budget_epochs(self, index: int) -> int:
+    def budget(self, index: int) -> int:
         return epochs(self.asked[index].budget, self.settings.max_t)
 
-    def key(self, index: int) -> tuple:
-        return config_key(dict(self.asked[index].config))
+    def values(self, index: int) -> dict:
+        return dict(self.asked[index].config)
 
-    # -- TrialScheduler interface -------------------------------------------------------------
-
-    def _next_runnable(self) -> int | None:
-        """The next (configuration, budget) SMAC asks for that a trial can run: a configuration
-        whose trial failed or diverged cannot; promoted anyway (for lack of others), it is told
-        crashed again at once, as the worst. None: the search space is exhausted."""
-        while True:
-            try:
-                index = self._ask()
-            except StopIteration:
-                return None
-            if self.key(index) not in self.dead:
-                return index
-            self._tell(index, "failed")
-
-    def suggest(self) -> TrialSuggestion | None:
-        index = self._next_runnable()
-        if index is None:
-            return None
-        bound = {self.max_resource_attr: self.budget_epochs(index)}
-        trial_id = self.paused.pop(self.key(index), None)
-        if trial_id is not None:  # promoted: resume its trial from the checkpoint, up to the new budget
-            self.running[trial_id] = index
-            self.resumed += 1
-            return TrialSuggestion.resume_suggestion(trial_id, {**self.configs[trial_id], **bound})
-        self.suggestions[source_of(self.asked[index].config.origin)] += 1
-        self.awaiting = index
-        values = dict(self.asked[index].config)
-        config = self.trial_config(values)
-        return TrialSuggestion.start_suggestion({**config, **bound})
-
-    def on_trial_add(self, trial: Trial):
-        self.running[trial.trial_id] = self.awaiting
-        self.configs[trial.trial_id] = dict(trial.config)
-        self.awaiting = None
-
-    def end_trial(self, trial_id: int, how: str) -> None:
-        index = self.running.pop(trial_id, None)
-        if index is not None:
-            self.dead.add(self.key(index))
-            self._tell(index, how)
-
-    def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> str:
-        index = self.running.get(trial.trial_id)
-        if index is None:
-            return SchedulerDecision.STOP  # a report in flight after SMAC was told
-        value = result.get(self.metric)
-        if not is_finite_number(value):
-            self.end_trial(trial.trial_id, "diverged")
-            return SchedulerDecision.STOP
-        level = self.budget_epochs(index)
-        if int(result[self.time_attr]) < level:
-            return SchedulerDecision.CONTINUE
-        del self.running[trial.trial_id]
-        self._tell(index, "success", float(value) if self.do_minimize else -float(value))
-        if level >= self.settings.max_t:
-            return SchedulerDecision.CONTINUE  # it ends by itself at max_t
-        self.paused[self.key(index)] = trial.trial_id
-        return SchedulerDecision.PAUSE
-
-    def on_trial_complete(self, trial: Trial, result: dict[str, Any]):
-        self.end_trial(trial.trial_id, "failed")  # still running: it ended before its budget
-
-    # -- what the run records -----------------------------------------------------------------
-
-    def evaluation_counts(self) -> dict[str, Any]:
-        by_budget: Counter = Counter()
-        how: Counter = Counter()
-        for (level, outcome), count in self.evaluations.items():
-            by_budget[level] += count
-            how[outcome] += count
-        return {"total": sum(by_budget.values()), "by_budget": {str(k): v for k, v in sorted(by_budget.items())},
-                "by_outcome": dict(how), "resumed": self.resumed}
+    def source(self, index: int) -> str:
+        return source_of(self.asked[index].config.origin)
