@@ -1,4 +1,4 @@
-"""Driving a peer library's scheduler (SMAC's: experiments/schedulers/ask_tell.py's
+"""Driving a peer library's scheduler (SMAC's, DEHB's: experiments/schedulers/ask_tell.py's
 ResumingAskTellScheduler) by hand, as Syne Tune's tuner does with one worker, on the toy
 objective's learning curve, to compare what it runs with the library's own loop."""
 

@@ -50,7 +50,7 @@ def named_keys() -> set[str]:
     return {value for name, value in vars(folder).items() if name.isupper() and isinstance(value, str)}
 
 
-@pytest.mark.parametrize("method", ["asha", "sync_sh", "optuna_tpe_sha", "smac_hyperband"])
+@pytest.mark.parametrize("method", ["asha", "sync_sh", "optuna_tpe_sha", "smac_hyperband", "dehb"])
 def test_every_metadata_key_of_a_run_is_named_in_the_experiment_folder_module(tmp_path, method):
     from experiments.tuning.plan import RunRequest, make_plan
     from experiments.tuning.run import run_plan

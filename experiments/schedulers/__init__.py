@@ -11,7 +11,8 @@ experiment's metadata. `ray_tune_asha` is Ray Tune's own tuner (experiments/tuni
 not a Syne Tune scheduler. The `optuna_tpe_*` methods are Optuna's TPE sampler with one of its
 pruners, driven through ask-and-tell (experiments/schedulers/optuna_peers.py; the [peers] extra).
 `smac_hyperband` is SMAC3's MultiFidelityFacade (a random forest with Hyperband), also through
-ask-and-tell (experiments/schedulers/smac_peer.py; the [peers] extra).
+ask-and-tell (experiments/schedulers/smac_peer.py; the [peers] extra), and so is `dehb`, DEHB's
+differential evolution inside Hyperband's brackets (experiments/schedulers/dehb_peer.py).
 """
 
 from __future__ import annotations
@@ -44,15 +45,20 @@ STUDY_SETTINGS = RungSettings()
 
 @dataclass(frozen=True)
 class Library:
-    """A library a method needs beyond the base install, and the extra that installs it."""
+    """A library a method needs beyond the base install, and the extra that installs it (with
+    `then`, the command that installs the library itself after the extra, which brings its
+    dependencies)."""
 
     module: str
     name: str
     extra: str
+    then: str = ""
 
 
-# the other libraries' methods (peers of Syne Tune's), by family
-PEER_LIBRARIES = {"optuna": Library("optuna", "Optuna", "peers"), "smac": Library("smac", "SMAC3", "peers")}
+# the other libraries' methods (peers of Syne Tune's), by family. DEHB declares numpy<2.0 (it
+# works with numpy 2): no extra can hold it, the Makefile installs it without its dependencies.
+PEER_LIBRARIES = {"optuna": Library("optuna", "Optuna", "peers"), "smac": Library("smac", "SMAC3", "peers"),
+                  "dehb": Library("dehb", "DEHB", "peers", then="pip install --no-deps dehb==0.1.2")}
 BOTORCH = Library("botorch", "BoTorch", "gp")
 
 
@@ -75,7 +81,7 @@ class SchedulerArgs:
 @dataclass(frozen=True)
 class MethodSpec:
     name: str
-    family: str  # "asha", "sync" (synchronous SH/Hyperband), "random", "ray_tune", "optuna" or "smac"
+    family: str  # "asha", "sync" (synchronous SH/Hyperband), "random", "ray_tune", "optuna", "smac" or "dehb"
     searcher: str  # Syne Tune's searcher name
     description: str
     hyperband: bool = False  # brackets at every rung level unless --brackets says otherwise
@@ -87,15 +93,19 @@ class MethodSpec:
     def rungs(self) -> bool:
         """Whether trials are compared at rung levels (the analysis marks them); Optuna's
         median rule compares at every step instead."""
-        return self.family in ("asha", "sync", "ray_tune", "smac") or (self.family == "optuna" and self.pruner != "median")
+        return (self.family in ("asha", "sync", "ray_tune", "smac", "dehb")
+                or (self.family == "optuna" and self.pruner != "median"))
 
     @property
     def model_based(self) -> bool:
+        """Whether its searcher learns from results (not random search): a model, or DEHB's
+        evolution, which selects and mutates the configurations with the best results. Such
+        methods, the peers among them, run --model-seeds seeds in a study (study.seeds_of)."""
         return self.searcher != "random_search"
 
     @property
     def peer(self) -> bool:
-        """Another library's method (Optuna's, SMAC3's), not Syne Tune's."""
+        """Another library's method (Optuna's, SMAC3's, DEHB's), not Syne Tune's."""
         return self.family in PEER_LIBRARIES
 
     @property
@@ -116,6 +126,8 @@ class MethodSpec:
             return self.build_optuna(args)
         if self.family == "smac":
             return self.build_smac(args)
+        if self.family == "dehb":
+            return self.build_dehb(args)
         searcher: Any = "random_search"
         if self.model_based:
             from experiments.compat.syne_tune_searchers import CountingLastValueSearcher
@@ -165,6 +177,16 @@ class MethodSpec:
         return SmacHyperbandScheduler(args.config_space, metric=args.metric, time_attr=args.resource_attr,
                                       settings=settings, max_resource_attr=args.max_resource_attr,
                                       do_minimize=args.do_minimize, points_to_evaluate=args.points_to_evaluate)
+
+    def build_dehb(self, args: SchedulerArgs):
+        """DEHB (DEHB is the optional [peers] extra)."""
+        from experiments.schedulers.dehb_peer import DehbScheduler, DehbSettings
+
+        settings = DehbSettings(grace_period=args.grace_period, reduction_factor=args.reduction_factor,
+                                max_t=args.max_t, seed=args.seed)
+        return DehbScheduler(args.config_space, metric=args.metric, time_attr=args.resource_attr, settings=settings,
+                             max_resource_attr=args.max_resource_attr, do_minimize=args.do_minimize,
+                             points_to_evaluate=args.points_to_evaluate)
 
 
 RAY_TUNE_ASHA = "ray_tune_asha"
@@ -217,6 +239,8 @@ METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in (
                "Optuna's default pruner (needs the [peers] extra)", pruner="median"),
     MethodSpec("smac_hyperband", "smac", "random_forest", "SMAC3's MultiFidelityFacade: a random forest "
                "with SMAC's Hyperband, promoted trials resumed (needs the [peers] extra)"),
+    MethodSpec("dehb", "dehb", "differential_evolution", "DEHB: differential evolution inside Hyperband's "
+               "brackets, promoted trials resumed (needs the [peers] extra)"),
 )}
 
 
@@ -225,10 +249,10 @@ def methods_of(family: str) -> list[str]:
 
 
 # What each launcher offers: run_asha.py the asynchronous methods (no trial waits for others;
-# Optuna's pruners decide each trial alone), run_sync_sh.py the synchronous ones (SMAC's
-# Hyperband promotes a stage once it is complete).
+# Optuna's pruners decide each trial alone), run_sync_sh.py the synchronous ones (SMAC's and
+# DEHB's Hyperband promote a rung once it is complete).
 ASYNC_METHODS = methods_of("asha") + methods_of("random") + methods_of("optuna")
-SYNC_METHODS = methods_of("sync") + methods_of("smac")
+SYNC_METHODS = methods_of("sync") + methods_of("smac") + methods_of("dehb")
 
 
 @dataclass(frozen=True)
@@ -249,7 +273,8 @@ def scheduler_record(scheduler) -> dict:
     """What a run's metadata keeps of its scheduler: where a counting (model-based) searcher's
     suggestions came from, a synchronous scheduler's rung decisions, and for Optuna's methods
     where TPE's suggestions came from, what the pruner decided and the settings of both; for
-    SMAC's, where its configurations came from, its evaluations per budget and its settings."""
+    SMAC's and DEHB's, where their configurations came from, their evaluations per budget and
+    their settings."""
     from analysis import experiment_folder as folder
 
     record = {}
@@ -257,10 +282,12 @@ def scheduler_record(scheduler) -> dict:
         record[folder.SEARCHER_COUNTS] = {**scheduler.suggestion_counts(), "fallback_errors": []}
         record[folder.PRUNER_DECISIONS] = scheduler.decision_counts()
         record[folder.OPTUNA_SETTINGS] = scheduler.settings.record()
-    if hasattr(scheduler, "evaluation_counts"):  # smac_peer.SmacHyperbandScheduler
+    if hasattr(scheduler, "evaluation_counts"):  # ask_tell.ResumingAskTellScheduler: SMAC's, DEHB's
+        evaluations, settings = {"smac": (folder.SMAC_EVALUATIONS, folder.SMAC_SETTINGS),
+                                 "dehb": (folder.DEHB_EVALUATIONS, folder.DEHB_SETTINGS)}[scheduler.library]
         record[folder.SEARCHER_COUNTS] = {**scheduler.suggestion_counts(), "fallback_errors": []}
-        record[folder.SMAC_EVALUATIONS] = scheduler.evaluation_counts()
-        record[folder.SMAC_SETTINGS] = scheduler.settings.record()
+        record[evaluations] = scheduler.evaluation_counts()
+        record[settings] = scheduler.settings.record()
     counts = getattr(getattr(scheduler, "searcher", None), "counts", None)
     if counts is not None:
         record[folder.SEARCHER_COUNTS] = {**counts(), "fallback_errors": list(scheduler.searcher.counter.errors)}

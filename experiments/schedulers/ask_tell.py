@@ -8,11 +8,11 @@ A subclass implements `suggest`, `on_trial_add`, `on_trial_result`, `on_trial_co
 `end_trial(trial_id, how)`, which tells the library that a running trial ended ("failed",
 "diverged", ...) and forgets it; a trial told already is ignored.
 
-`ResumingAskTellScheduler` is the part of SMAC's scheduler that a library like it can share,
-one that evaluates a configuration at a budget (a fidelity): the budget becomes the trial's
-resource bound, the trial is paused there, and resumed from its checkpoint when the library
-asks for the same configuration at a higher budget. `configuration_space`, `epochs`,
-`epoch_levels` and `scratch_folder` go with it.
+`ResumingAskTellScheduler` is what SMAC's and DEHB's schedulers share: each evaluates a
+configuration at a budget (a fidelity), which becomes the trial's resource bound; the trial is
+paused there, and resumed from its checkpoint when the library asks for the same configuration
+at a higher budget. `configuration_space`, `epochs`, `epoch_levels` and `scratch_folder` serve
+both as well.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def epoch_levels(max_t: int, reduction_factor: int, count: int) -> list[int]:
 def configuration_space(config_space: dict[str, Any], seed: int):
     """The ConfigSpace counterpart of the searched entries of a Syne Tune space (bounds
     included in both); constants are left to `postprocess_config`. (ConfigSpace comes with
-    SMAC, the [peers] extra.)"""
+    SMAC and DEHB, the [peers] extra.)"""
     from ConfigSpace import Categorical as CSCategorical
     from ConfigSpace import ConfigurationSpace
     from ConfigSpace import Float as CSFloat
@@ -132,8 +132,8 @@ def configuration_space(config_space: dict[str, Any], seed: int):
     return space
 
 
-# SMAC writes its state and logs into a folder; the run's own records are the
-# experiment folder's, so SMAC's is scratch, removed when the process exits.
+# SMAC and DEHB write their state and logs into a folder; the run's own records are the
+# experiment folder's, so theirs is scratch, removed when the process exits.
 _SCRATCH_FOLDERS: list[tempfile.TemporaryDirectory] = []
 
 

@@ -158,6 +158,10 @@ def rung_levels_of(plan: RunPlan) -> list[int] | None:
         from experiments.schedulers.smac_peer import budget_levels
 
         return budget_levels(plan.grace_period, plan.reduction_factor, plan.max_resource)
+    if spec.family == "dehb":  # DEHB's fidelities: max_t * eta^-k, rounded to epochs
+        from experiments.schedulers.dehb_peer import fidelity_levels
+
+        return fidelity_levels(plan.grace_period, plan.reduction_factor, plan.max_resource)
     levels = rung_levels(plan.grace_period, plan.reduction_factor, plan.max_resource)
     if spec.family == "optuna":  # Optuna's pruners compare at r_min * eta^k only, not at a max_t between
         levels = [level for level in levels

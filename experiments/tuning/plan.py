@@ -253,6 +253,9 @@ def make_plan(request: RunRequest) -> RunPlan:
     else:
         simulation, max_resource = None, request.max_resource or objective.max_resource
     check_grace_period(request.grace_period, max_resource)
+    if METHODS[request.method].family == "dehb" and request.grace_period >= max_resource:
+        raise UsageError(f"--grace-period {request.grace_period}: DEHB needs it below the maximum resource "
+                         f"({max_resource}); for one fidelity, use random search")
     brackets = brackets_of(request, max_resource)
     data = None if simulation is not None else data_of(request, objective)
     return RunPlan(
@@ -327,7 +330,9 @@ def check_installed(method: str) -> None:
     """A method whose optional library is missing fails with the extra that installs it."""
     needed = METHODS[method].requires
     if needed is not None and importlib.util.find_spec(needed.module) is None:
-        raise UsageError(f"{method} needs {needed.name}, which is not installed: pip install -e '.[{needed.extra}]'")
+        then = f", then {needed.then}" if needed.then else ""
+        raise UsageError(f"{method} needs {needed.name}, which is not installed: "
+                         f"pip install -e '.[{needed.extra}]'{then}")
 
 
 def brackets_of(request: RunRequest, max_resource: int) -> int:

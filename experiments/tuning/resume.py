@@ -16,6 +16,7 @@ What the interruption killed is handled so that no completed epoch is trained ag
   running, TPE's constant liar would hold them against their configurations for good).
 - SMAC's method: SMAC is told those evaluations failed (its intensifier would otherwise wait
   for them for good); SMAC itself is rebuilt from the pickle by repeating its calls.
+- DEHB's method: the same (DEHB's brackets wait for them too); DEHB itself is in the pickle.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def load_interrupted(experiment_dir: Path):
         count_results_seen(tuner.trial_backend, int(trial_id), int(count))
     count_kept_results(tuner, len(results))
     reopened = reopen_interrupted_rungs(tuner, results)
-    if hasattr(tuner.scheduler, "end_running"):  # OptunaScheduler, SmacHyperbandScheduler
+    if hasattr(tuner.scheduler, "end_running"):  # OptunaScheduler, SmacHyperbandScheduler, DehbScheduler
         tuner.scheduler.end_running()
     # The tuner rewrites metadata.json from its own copy when it starts: bring that copy up to
     # date with what was added after it was pickled.
