@@ -19,6 +19,7 @@ COMPAT_MODULES = [
     "experiments.compat.syne_tune_blackbox",
     "experiments.compat.syne_tune_searchers",
     "experiments.compat.syne_tune_botorch",
+    "experiments.compat.dehb",
 ]
 
 

@@ -1,4 +1,4 @@
-"""Every private name of Syne Tune and Ray the suite uses, one module per upstream.
+"""Every private name of Syne Tune, Ray and DEHB the suite uses, one module per upstream.
 
 Each module lists what it touches in `PRIVATE_NAMES` (object, attribute, signature);
 tests/test_compat.py checks each against the installed versions and fails naming what

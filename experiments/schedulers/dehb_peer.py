@@ -75,6 +75,7 @@ from ConfigSpace import Configuration, ConfigurationSpace
 from dehb import DEHB
 from loguru import logger
 
+from experiments.compat.dehb import drop_finished_brackets
 from experiments.compat.syne_tune_searchers import POINTS_TO_EVALUATE
 from experiments.schedulers.ask_tell import (ResumingAskTellScheduler, configuration_space, epoch_levels, epochs,
                                              scratch_folder)
@@ -205,11 +206,12 @@ class DehbScheduler(ResumingAskTellScheduler):
 
     def _tell_library(self, index: int, loss: float | None) -> None:
         """The loss as DEHB's fitness (failed or diverged: WORST_FITNESS), the epochs as its
-        cost; then drop finished brackets, as DEHB's own `run()` does after every result."""
+        cost; then drop finished brackets, as DEHB's own `run()` does after every result
+        (compat.dehb)."""
         fitness = WORST_FITNESS if loss is None else loss
         with quiet():
             self.dehb.tell(self.asked[index], {"fitness": fitness, "cost": float(self.budget(index))})
-        self.dehb._clean_inactive_brackets()
+        drop_finished_brackets(self.dehb)
 
     def budget(self, index: int) -> int:
         return epochs(self.asked[index]["fidelity"], self.settings.max_t)
