@@ -11,9 +11,10 @@ def trial_segments(results: pd.DataFrame | None, metadata: dict) -> pd.DataFrame
     """When each trial ran: columns trial_id, worker, start_s, end_s (tuner time, seconds).
 
     Taken from the launcher's `trial_timeline` when present. Otherwise (an experiment from
-    another tool, or one killed hard) estimated from the results: a run of a trial starts at
-    its first report's tuner time minus the worker time it reported then, and ends at its last
-    report; worker slots are then unknown (-1).
+    another tool, one killed hard, or one still running) estimated from the results: a run of
+    a trial starts at its first report's tuner time minus the worker time it reported then
+    (without worker times: at its first report), and ends at its last report; worker slots are
+    then unknown (-1).
     """
     columns = ["trial_id", "worker", "start_s", "end_s"]
     timeline = timeline_of(metadata)
@@ -22,6 +23,8 @@ def trial_segments(results: pd.DataFrame | None, metadata: dict) -> pd.DataFrame
         return frame[columns].dropna().sort_values("start_s").reset_index(drop=True)
     if results is None or results.empty:
         return pd.DataFrame(columns=columns)
+    if "st_worker_time" not in results:
+        results = results.assign(st_worker_time=0.0)
     rows = []
     for trial_id, trial in results.sort_values("st_tuner_time").groupby("trial_id"):
         # a resumed trial is a new process: its worker time starts again from zero

@@ -71,6 +71,21 @@ def test_summary_of_copied_experiment_without_timeline(smoke_experiment, tmp_pat
     assert 0.5 <= summary["worker_utilization"] <= 1.0
 
 
+def test_summary_of_a_run_in_progress_without_worker_times(smoke_experiment, tmp_path):
+    """A run still going (a study analysed while it runs) has neither the timeline nor, from a
+    simulated backend, worker times in its results: trials then start at their first report."""
+    copy = tmp_path / smoke_experiment.name
+    shutil.copytree(smoke_experiment, copy, ignore=shutil.ignore_patterns("[0-9]*"))
+    metadata = json.loads((copy / "metadata.json").read_text())
+    del metadata["trial_timeline"]
+    (copy / "metadata.json").write_text(json.dumps(metadata))
+    results = pd.read_csv(copy / "results.csv.zip")
+    results.drop(columns="st_worker_time").to_csv(copy / "results.csv.zip", index=False)
+    summary = summarize_experiment(copy)
+    assert summary["trials"] == results["trial_id"].nunique()
+    assert 0 < summary["worker_utilization"] < 1.0  # the first epoch of each trial is not counted
+
+
 def test_notebook_runs_against_an_experiment(smoke_experiment, smoke_results_dir, monkeypatch):
     import nbformat
     from nbclient import NotebookClient
