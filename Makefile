@@ -59,7 +59,7 @@ test: setup
 
 # The README's figures, drawn again into analysis/figures/ (experiments/figures.py): the
 # simulated comparison in a few minutes; the study and scaling study in about 25 minutes; the
-# real FashionMNIST comparison (and the Ray timelines) in about 80 minutes of a quiet machine.
+# real FashionMNIST comparison in about 110 minutes of a quiet machine, the Ray timelines in 6.
 figures: setup
 	$(PY) experiments/figures.py simulated
 
@@ -68,6 +68,7 @@ figures-study: setup
 
 figures-real: setup
 	$(PY) experiments/figures.py real
+	$(PY) experiments/figures.py ray
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -2,7 +2,8 @@
 
     python experiments/figures.py simulated   # a few minutes: the simulated comparison   (make figures)
     python experiments/figures.py study       # ~25 min: the study and the scaling study   (make figures-study)
-    python experiments/figures.py real        # ~80 min: real FashionMNIST, 2 workers      (make figures-real)
+    python experiments/figures.py real        # ~110 min: real FashionMNIST, 2 workers     (make figures-real)
+    python experiments/figures.py ray         # ~6 min: a local Ray, 2 workers             (make figures-real)
 
 Each set runs its experiments into a temporary folder (or --results-dir), then writes its
 figures under fixed names, and prints which files it wrote:
@@ -13,10 +14,12 @@ figures under fixed names, and prints which files it wrote:
   run) and scaling.png (experiments/scaling.py's), with their tables beside them (study.md,
   sweep.md, scaling.csv);
 - real: real_comparison.png, real_worker_timeline.png, real_rung_curves.png and
-  real_learning_curves.png: ASHA against the model-based method the study ranks first on LeNet
-  with 2 workers, 3 paired seeds of 720 s on real FashionMNIST; best_at.csv (each run's best
-  by 2, 4, ..., 12 minutes); then ray_worker_timeline.png: Syne Tune's ASHA on the Ray backend
-  beside Ray Tune's ASHA (2 seeds of 90 s on a local Ray).
+  real_learning_curves.png: the main job (run_asha.py with no flags) against the main job
+  before the study's answer (ASHA with random search at grace period 2 and reduction factor 2)
+  and against the peer the committed study ranks first on LeNet with 2 workers, 3 paired seeds
+  of 720 s each on real FashionMNIST; best_at.csv (each run's best by 2, 4, ..., 12 minutes);
+- ray: ray_worker_timeline.png: Syne Tune's ASHA on the Ray backend beside Ray Tune's ASHA (2
+  seeds of 90 s on a local Ray).
 """
 
 from __future__ import annotations
@@ -34,17 +37,18 @@ from analysis.comparison import best_at, compare, load_runs
 from analysis.experiments import load
 from analysis.figure_files import check_output_folder, save_figure
 from analysis.plot_learning_curves import plot_learning_curves
-from analysis.study import committed_study, load_study_table
-from experiments.schedulers import STUDY_SETTINGS
-from experiments.tuning.comparison import ComparisonRequest, plan_comparison, run_comparison
+from analysis.study import StudyTable, committed_study, load_study_table
+from experiments.schedulers import MAIN_JOB, STUDY_SETTINGS, RungSettings
+from experiments.tuning.comparison import ComparisonRequest, Variant, plan_comparison, plan_variants, run_comparison
 from experiments.tuning.parallel import default_jobs
 from experiments.tuning.plan import RunRequest
-from experiments.tuning.scaling import ScalingRequest, default_methods, model_based_pick, run_scaling
-from experiments.tuning.study import BENCHMARKS, StudyRequest, run_study, write_report as write_study_report
+from experiments.tuning.scaling import ScalingRequest, default_methods, run_scaling, study_pick
+from experiments.tuning.study import (BENCHMARKS, PEER_METHODS, StudyRequest, run_study,
+                                      write_report as write_study_report)
 from objectives.usage import run_command
 
 FIGURES = Path(__file__).resolve().parent.parent / "analysis" / "figures"
-SETS = ("simulated", "study", "real")
+SETS = ("simulated", "study", "real", "ray")
 REAL_MINUTES = (2, 4, 6, 8, 10, 12)
 
 
@@ -99,20 +103,34 @@ def study_set(results_dir: Path, out: Path) -> list[Path]:
     return written
 
 
+def variant_label(method: str, settings: RungSettings) -> str:
+    """A method's name, with its settings where they are not the study's (asha-g1-r4)."""
+    if settings == STUDY_SETTINGS:
+        return method
+    return f"{method}-g{settings.grace_period}-r{settings.reduction_factor}"
+
+
+def real_variants(study: StudyTable | None) -> tuple[Variant, ...]:
+    """The main job before the study's answer (ASHA with random search at the study's
+    settings, labelled asha), the main job now (MAIN_JOB), and the peer `study` ranks first on
+    LeNet with 2 workers, at the study's settings (where it ran them)."""
+    variants = [Variant("asha", "asha", STUDY_SETTINGS),
+                Variant(variant_label(MAIN_JOB.method, MAIN_JOB.settings), MAIN_JOB.method, MAIN_JOB.settings)]
+    peer = study_pick(study, "fashion_mnist_lenet", PEER_METHODS, workers=2)
+    if peer is not None:
+        variants.append(Variant(peer, peer, STUDY_SETTINGS))
+    return tuple(dict.fromkeys(variants))  # once each, should the main job be the old one
+
+
 def real_set(results_dir: Path, out: Path) -> list[Path]:
-    # the model-based method the committed study ranks first on LeNet with 2 workers
-    rival = model_based_pick(committed_study(), "fashion_mnist_lenet", workers=2)
-    comparison = plan_comparison(ComparisonRequest(
-        # at the study's settings, which the committed runs used
-        run=RunRequest(workers=2, budget_s=720, results_dir=results_dir, grace_period=STUDY_SETTINGS.grace_period,
-                       reduction_factor=STUDY_SETTINGS.reduction_factor),
-        methods=("asha", rival), seeds=3, name="real-figures"))
+    comparison = plan_variants(RunRequest(workers=2, budget_s=720, results_dir=results_dir),
+                               real_variants(committed_study()), seeds=3, name="real-figures")
     run_comparison(comparison, say=lambda text: print(text, flush=True))
     written = comparison_figures("real-figures", results_dir, "real", out)
     at = best_at(load_runs("real-figures", results_dir), [60 * m for m in REAL_MINUTES])
     at.to_csv(out / "real_best_at.csv", index=False)
     print(at.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    return written + [out / "real_best_at.csv"] + ray_set(results_dir, out)
+    return written + [out / "real_best_at.csv"]
 
 
 def ray_set(results_dir: Path, out: Path) -> list[Path]:
@@ -142,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     run_command(lambda: check_output_folder(args.output_dir))
-    draw = {"simulated": simulated_set, "study": study_set, "real": real_set}[args.set]
+    draw = {"simulated": simulated_set, "study": study_set, "real": real_set, "ray": ray_set}[args.set]
     with tempfile.TemporaryDirectory() as tmp:
         results_dir = (args.results_dir or Path(tmp)).expanduser().resolve()
         written = run_command(lambda: draw(results_dir, args.output_dir))

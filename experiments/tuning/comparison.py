@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from experiments.schedulers import METHODS, RAY_TUNE_ASHA
+from experiments.schedulers import METHODS, RAY_TUNE_ASHA, RungSettings
 from experiments.tuning.plan import RunPlan, RunRequest, check_installed, check_name, make_plan
 from experiments.tuning.run import RunEnded, run_plan
 from objectives.usage import UsageError
@@ -66,8 +66,13 @@ def plan_comparison(request: ComparisonRequest) -> Comparison:
         raise UsageError(f"--seeds {request.seeds}: need at least 1")
     name = request.name or default_name()
     check_name("--comparison-name", name)
+    return checked_comparison(name, run_requests(request, name))
+
+
+def checked_comparison(name: str, requests: list[RunRequest]) -> Comparison:
+    """The runs' plans, none of whose experiments may exist yet."""
     plans = []
-    for run in run_requests(request, name):
+    for run in requests:
         if run.method == RAY_TUNE_ASHA:
             from experiments.tuning.ray_tune import make_ray_tune_plan
 
@@ -79,6 +84,29 @@ def plan_comparison(request: ComparisonRequest) -> Comparison:
         raise UsageError(f"comparison {name} already has runs in {plans[0].results_dir} "
                          f"({taken[0]}, ...): choose another --comparison-name")
     return Comparison(name, plans)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A method at rung settings of its own, under its own label in a comparison (where one
+    method runs at two settings, or methods each at their best)."""
+
+    label: str  # the comparison's name for it; name characters only
+    method: str
+    settings: RungSettings
+
+
+def plan_variants(run: RunRequest, variants: tuple[Variant, ...], seeds: int, name: str) -> Comparison:
+    """A comparison of variants: like `plan_comparison`, each run at its variant's settings
+    and named COMPARISON-LABEL-sSEED, seed 0 of every variant first."""
+    check_methods(tuple(v.method for v in variants))
+    check_name("--comparison-name", name)
+    requests = [run.replace(method=v.method, grace_period=v.settings.grace_period,
+                            reduction_factor=v.settings.reduction_factor, seed=seed,
+                            experiment_name=f"{name}-{v.label}-s{seed}", timestamp_name=False,
+                            tags={"comparison": name, "method": v.label})
+                for seed in range(run.seed, run.seed + seeds) for v in variants]
+    return checked_comparison(name, requests)
 
 
 def run_comparison(comparison: Comparison, say: Callable[[str], None] = print) -> list[Path]:
