@@ -335,6 +335,30 @@ class StudyResult:
                 "best_model_based": self.best_model_based(model_based), "leaders": self.leaders(),
                 "peers": [row.as_dict() for row in self.peer_rows(peers)]}
 
+    def peers_at_a_glance(self, peers: set[str], own_name: str = "Syne Tune") -> str:
+        """Per benchmark, a row per peer and a column per worker count: who reaches the target
+        sooner where the seeds separate them (else "undecided"), with both median times; and
+        the tuner CPU per run of each with the most workers."""
+        rows = self.peer_rows(peers)
+        parts = []
+        for benchmark, by_workers in self.benchmarks.items():
+            mine = [row for row in rows if row.benchmark == benchmark]
+            if not mine:
+                continue
+            workers = list(by_workers)
+            words = {"own": f"{own_name} sooner", "peer": "peer sooner", "undecided": "undecided"}
+            cells = []
+            for peer in sorted({row.peer for row in mine}):
+                by = {row.workers: row for row in mine if row.peer == peer}
+                most = by[max(by)]
+                cells.append([f"`{peer}`"] + [
+                    f"{words[by[w].verdict]} ({show(by[w].peer_time_s, 3)} vs {show(by[w].own_time_s, 3)})"
+                    if w in by else "-" for w in workers] + [f"{show(most.peer_cpu_s, 2)} vs {show(most.own_cpu_s, 2)}"])
+            parts += [f"**{benchmark}**: median time to target, s (peer vs {own_name}'s best method there)\n",
+                      markdown_table(["peer"] + [f"{w} worker{'' if w == 1 else 's'}" for w in workers]
+                                     + [f"tuner CPU s per run, {max(workers)} workers"], cells), ""]
+        return "\n".join(parts)
+
     def peers_markdown(self, peers: set[str], own_name: str = "Syne Tune") -> str:
         """Per benchmark, a table of each peer against the best own method (empty: no peers)."""
         rows = self.peer_rows(peers)
@@ -395,6 +419,12 @@ class Sweep:
     def to_json(self) -> list[dict]:
         return [asdict(row) for row in self.rows]
 
+    def best(self, among: set[str]) -> SweepRow | None:
+        """The row of a method of `among` with the lowest median time to target, then the best
+        final result (None: the sweep ran none of them)."""
+        rows = [row for row in self.rows if row.method in among]
+        return min(rows, key=lambda r: (r.time_to_target_s, r.final_best)) if rows else None
+
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.to_json())
 
@@ -408,6 +438,15 @@ class Sweep:
                   f"{row.reached}/{row.seeds}", show(row.final_best)] for row in self.rows]
         return markdown_table(["method", "grace period", "reduction factor", "time to target, s (median [95%])",
                                "reached", "final best (IQM)"], cells)
+
+
+def committed_sweep(default: tuple[int, int]) -> Sweep | None:
+    """The committed study's settings sweep (study.json's "sweep"); None where there is none."""
+    if not COMMITTED_STUDY.exists():
+        return None
+    rows = json.loads(COMMITTED_STUDY.read_text()).get("sweep") or []
+    return Sweep(tuple(SweepRow(**{k: as_float(v) if k.startswith(("time", "final")) else v for k, v in row.items()})
+                       for row in rows), default)
 
 
 def sweep(study: str, results_dir: Path, default: tuple[int, int]) -> Sweep:
