@@ -100,6 +100,17 @@ def test_the_committed_study_loads_as_its_csv_and_names_the_same_best_model_base
     assert chosen == stored
 
 
+def test_the_main_job_is_the_asha_variant_the_committed_sweep_ranks_first():
+    """run_asha.py with no flags runs what the study's sweep (LeNet, 2 workers) found quickest
+    among the ASHA variants (searcher and settings), peers aside."""
+    from analysis.study import committed_sweep
+    from experiments.schedulers import MAIN_JOB, METHODS, STUDY_SETTINGS, RungSettings
+
+    sweep = committed_sweep((STUDY_SETTINGS.grace_period, STUDY_SETTINGS.reduction_factor))
+    best = sweep.best({m for m, spec in METHODS.items() if spec.family == "asha"})
+    assert (MAIN_JOB.method, MAIN_JOB.settings) == (best.method, RungSettings(best.grace_period, best.reduction_factor))
+
+
 def test_a_file_that_is_no_study_is_a_clear_error(tmp_path):
     (tmp_path / "study.json").write_text(json.dumps({"study": "s"}))
     with pytest.raises(ValueError, match="not a study.json"):
