@@ -20,7 +20,7 @@ from tests.conftest import read_metadata
 from tests.peer_driver import FIRST, MAX_T, score, through_the_scheduler
 from tests.toy_objectives import SPACE
 
-N_EVALUATIONS = 40
+N_EVALUATIONS = 20
 
 
 def make_scheduler(tmp_path, seed: int = 0):
@@ -122,7 +122,7 @@ def test_a_real_run_counts_model_suggestions_and_budgets(tmp_path):
 
     experiment = launch(SYNC_METHODS, "test", ["--method", "smac_hyperband", "--objective",
                                                "tests.toy_objectives:quadratic", "--workers", "2", "--max-results",
-                                               "60", "--grace-period", "1", "--results-dir", str(tmp_path)])
+                                               "40", "--grace-period", "1", "--results-dir", str(tmp_path)])
     metadata = read_metadata(experiment)
     results = pd.read_csv(experiment / "results.csv.zip")
     counts, evaluations = metadata["searcher_counts"], metadata["smac_evaluations"]
