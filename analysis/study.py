@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.comparison import (CENSORED_MEDIAN, IQM, TIME_TO_TARGET, TUNER_CPU_S, Comparison, Difference, FieldSummary,
-                                 compare, difference, load_runs)
+from analysis.comparison import (CENSORED_MEDIAN, IQM, TIME_TO_TARGET, TUNER_CPU_S, Comparison, Difference,
+                                 FieldSummary, compare, difference, load_runs)
 from analysis.experiments import comparison_names
 from analysis.tables import as_float, markdown_table, show, show_interval
 
@@ -351,9 +351,9 @@ class StudyResult:
             for peer in sorted({row.peer for row in mine}):
                 by = {row.workers: row for row in mine if row.peer == peer}
                 most = by[max(by)]
-                cells.append([f"`{peer}`"] + [
-                    f"{words[by[w].verdict]} ({show(by[w].peer_time_s, 3)} vs {show(by[w].own_time_s, 3)})"
-                    if w in by else "-" for w in workers] + [f"{show(most.peer_cpu_s, 2)} vs {show(most.own_cpu_s, 2)}"])
+                times = [f"{words[by[w].verdict]} ({show(by[w].peer_time_s, 3)} vs {show(by[w].own_time_s, 3)})"
+                         if w in by else "-" for w in workers]
+                cells.append([f"`{peer}`"] + times + [f"{show(most.peer_cpu_s, 2)} vs {show(most.own_cpu_s, 2)}"])
             parts += [f"**{benchmark}**: median time to target, s (peer vs {own_name}'s best method there)\n",
                       markdown_table(["peer"] + [f"{w} worker{'' if w == 1 else 's'}" for w in workers]
                                      + [f"tuner CPU s per run, {max(workers)} workers"], cells), ""]

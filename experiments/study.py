@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--study-name", default="study", help="names the comparisons (default %(default)s)")
     parser.add_argument("--benchmarks", default=",".join(BENCHMARKS),
                         help="recorded benchmarks (default %(default)s)")
-    parser.add_argument("--methods", default=",".join(STUDY_METHODS), help="methods (default: all but Ray Tune's, the peers included)")
+    parser.add_argument("--methods", default=",".join(STUDY_METHODS),
+                        help="methods (default: all but Ray Tune's, the peers included)")
     parser.add_argument("--workers", default="1,2,4,8", help="worker counts (default %(default)s)")
     parser.add_argument("--seeds", type=int, default=50,
                         help="paired seeds of the methods that sample at random (default %(default)s)")

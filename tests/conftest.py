@@ -108,7 +108,7 @@ def real_comparison_dir(tmp_path_factory) -> Path:
 def smoke_results_dir(tmp_path_factory) -> Path:
     """Holds `smoke_experiment` (a test may add experiments beside it)."""
     return built_once(tmp_path_factory, "smoke-results", lambda results_dir: run_launcher(
-        "run_asha.py", results_dir, "--smoke", "--workers", "2",
+        "run_asha.py", results_dir, "--method", "asha", "--smoke", "--workers", "2",
         "--max-trials", "8", "--max-epochs", "8", "--grace-period", "1",
         "--reduction-factor", "2", "--seed", "1"))
 

@@ -104,7 +104,7 @@ def test_recorded_configurations_are_resolved_in_trials_test_score_and_summary(t
     an id names, the best one is scored on the test data, the summary shows id and values."""
     from objectives.tables import recorded_configurations
 
-    experiment = run_launcher("run_asha.py", tmp_path, "--smoke", "--max-results", "8",
+    experiment = run_launcher("run_asha.py", tmp_path, "--method", "asha", "--smoke", "--max-results", "8",
                               "--search-space", "recorded")
     summary = summarize_experiment(experiment)
     recorded = recorded_configurations("fashion_mnist_lenet")

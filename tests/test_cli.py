@@ -8,7 +8,7 @@ import importlib
 
 import pytest
 
-from experiments.schedulers import ASYNC_METHODS, SYNC_METHODS
+from experiments.schedulers import ASYNC_METHODS, MAIN_JOB, SYNC_DEFAULTS, SYNC_METHODS
 from experiments.tuning.launch import build_parser as launcher_parser
 
 MODULE_COMMANDS = [
@@ -20,8 +20,8 @@ MODULE_COMMANDS = [
 
 
 def parsers():
-    yield "run_asha.py", launcher_parser(ASYNC_METHODS, "ASHA")
-    yield "run_sync_sh.py", launcher_parser(SYNC_METHODS, "SH")
+    yield "run_asha.py", launcher_parser(ASYNC_METHODS, "ASHA", MAIN_JOB)
+    yield "run_sync_sh.py", launcher_parser(SYNC_METHODS, "SH", SYNC_DEFAULTS)
     for name in MODULE_COMMANDS:
         yield name, importlib.import_module(name).build_parser()
 
@@ -64,3 +64,14 @@ def test_ray_tune_offers_no_flag_it_ignores():
     options = {o for a in importlib.import_module("experiments.run_ray_tune").build_parser()._actions
                for o in a.option_strings}
     assert not options & {"--max-failures", "--startup-s", "--backend", "--resume"}
+
+
+def test_the_main_job_is_what_run_asha_runs_without_flags_and_its_help_says_why():
+    from tests.conftest import run_script
+
+    help_text = " ".join(run_script(["experiments/run_asha.py", "--help"]).stdout.split())
+    assert (f"(default {MAIN_JOB.method}, at grace period {MAIN_JOB.settings.grace_period} and reduction factor "
+            f"{MAIN_JOB.settings.reduction_factor}: {' '.join(MAIN_JOB.why.split())})") in help_text
+    args = launcher_parser(ASYNC_METHODS, "ASHA", MAIN_JOB).parse_args([])
+    assert (args.method, args.grace_period, args.reduction_factor) == (
+        MAIN_JOB.method, MAIN_JOB.settings.grace_period, MAIN_JOB.settings.reduction_factor)

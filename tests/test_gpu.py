@@ -26,7 +26,8 @@ def most_at_once(segments) -> int:
 
 
 def gpu_run(results_dir, trials_per_gpu: int):
-    return run_launcher("run_asha.py", results_dir, "--smoke", "--trials-per-gpu", str(trials_per_gpu),
+    return run_launcher("run_asha.py", results_dir, "--method", "asha", "--smoke",
+                        "--trials-per-gpu", str(trials_per_gpu),
                         "--max-results", "32", "--max-epochs", "4", "--grace-period", "1",
                         "--seed", "0", timeout=240)
 

@@ -84,7 +84,7 @@ def test_asha_on_two_machines_ships_the_data_to_the_one_lacking_it(two_machines_
 
         launched = time.monotonic()
         run = cluster.run_in(head, [
-            cluster.python, "experiments/run_asha.py", "--backend", "ray",
+            cluster.python, "experiments/run_asha.py", "--method", "asha", "--backend", "ray",
             "--ray-address", cluster.address, "--checkpoint-dir", str(shared),
             "--data-dir", str(source), "--max-resource", "2", "--grace-period", "1",
             "--max-results", str(MAX_RESULTS), "--seed", "0", "--results-dir", str(results),

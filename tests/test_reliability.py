@@ -144,8 +144,8 @@ def start_and_interrupt(tmp_path, script, max_results, sig, after_trial=1):
 
     Returns (process, its output, the pids of its descendants before the signal)."""
     process = subprocess.Popen(
-        [sys.executable, f"experiments/{script}", "--smoke", "--workers", "2",
-         "--max-results", str(max_results), "--grace-period", "1", "--results-dir", str(tmp_path)],
+        [sys.executable, f"experiments/{script}", "--method", LAUNCHER_METHODS[script][0], "--smoke",
+         "--workers", "2", "--max-results", str(max_results), "--grace-period", "1", "--results-dir", str(tmp_path)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     deadline = time.monotonic() + 120  # against a hang only
@@ -406,7 +406,8 @@ def test_analysing_a_folder_from_someone_else_runs_none_of_its_code(comparison_d
 
 
 def test_too_many_failed_trials_abort_the_run(tmp_path):
-    completed = run_script(["experiments/run_asha.py", "--objective", "tests.toy_objectives:crashing",
+    completed = run_script(["experiments/run_asha.py", "--method", "asha",
+                            "--objective", "tests.toy_objectives:crashing",
                             "--workers", "2", "--max-failures", "2", "--max-trials", "1000",
                             "--results-dir", str(tmp_path)], check=False)
     assert completed.returncode == 1, completed.stderr[-2000:]
@@ -420,7 +421,7 @@ def test_too_many_failed_trials_abort_the_run(tmp_path):
 
 
 def test_a_trial_killed_by_sigkill_is_recorded_with_the_signal_and_the_run_goes_on(tmp_path):
-    experiment = run_launcher("run_asha.py", tmp_path, "--objective", "tests.toy_objectives:killed",
+    experiment = run_launcher("run_asha.py", tmp_path, "--method", "asha", "--objective", "tests.toy_objectives:killed",
                               "--workers", "2", "--max-failures", "1000", "--max-trials", "6")
     summary = summarize_experiment(experiment)
     assert summary["trials_failed"] >= 6 and not summary["partial"]  # on to the run's limit
@@ -499,7 +500,8 @@ def test_a_diverged_trial_counts_as_the_worst_and_never_passes_its_first_rung(tm
 
 
 def test_a_report_without_the_declared_metric_fails_its_trial_and_the_run_goes_on(tmp_path):
-    completed = run_script(["experiments/run_asha.py", "--objective", "tests.toy_objectives:misreporting",
+    completed = run_script(["experiments/run_asha.py", "--method", "asha",
+                            "--objective", "tests.toy_objectives:misreporting",
                             "--workers", "2", "--max-trials", "4", "--results-dir", str(tmp_path)])
     assert "Traceback" not in completed.stdout + completed.stderr
     experiment = next(p for p in tmp_path.iterdir() if p.is_dir())

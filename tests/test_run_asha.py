@@ -144,7 +144,8 @@ def test_a_wallclock_budget_ends_the_run(tmp_path):
     from tests.conftest import run_launcher
 
     started = time.monotonic()
-    experiment = run_launcher("run_asha.py", tmp_path, "--objective", "tests.toy_objectives:quadratic",
+    experiment = run_launcher("run_asha.py", tmp_path, "--method", "asha",
+                              "--objective", "tests.toy_objectives:quadratic",
                               "--workers", "2", "--max-wallclock-time", "3", timeout=120)
     metadata = read_metadata(experiment)
     assert metadata["max_wallclock_time"] == 3 and metadata["max_results"] is None
