@@ -1,17 +1,18 @@
 """The scheduler study: every method x workers x paired seeds on both recorded benchmarks, simulated.
 
-    python experiments/study.py                              # the default study (~21 min on 2 cores)
+    python experiments/study.py                              # the default study (~70 min on 2 cores)
     python experiments/study.py --seeds 10 --model-seeds 5 --workers 2,4   # a quick look
     python experiments/study.py --analyse-only               # tables and figures again
 
-Each benchmark x worker count is one comparison (STUDY-BENCHMARK-wW) of every method on the
-same paired seeds, at grace period 2 and reduction factor 2; methods that fit a model run
---model-seeds seeds, the others --seeds. A sweep of ASHA's grace period and reduction factor
-(LeNet, 2 workers) follows. Writes into --output-dir: study.md (ranking sentences and
-tables), study.csv (numbers), study.json, study-BENCHMARK.png (regret and fraction at target
-over simulated time, a column per worker count), sweep.md/.csv and costs.csv (what each
-method cost to simulate). Runs already in --results-dir are kept: an interrupted study
-continues where it stopped.
+Each benchmark x worker count is one comparison (STUDY-BENCHMARK-wW) of every method, the
+peers (Optuna's, SMAC3's, DEHB's) included, on the same paired seeds, at grace period 2 and
+reduction factor 2; methods that learn from results run --model-seeds seeds, the others
+--seeds. A sweep of grace period and reduction factor (LeNet, 2 workers) of --sweep-methods
+follows. Writes into --output-dir: study.md (ranking sentences and tables, each peer against
+Syne Tune's best method), study.csv (numbers), study.json, study-BENCHMARK.png (regret and
+fraction at target over simulated time, a column per worker count), sweep.md/.csv and
+costs.csv (what each method cost to simulate). Runs already in --results-dir are kept: an
+interrupted study continues where it stopped.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from pathlib import Path
 from analysis.figure_files import check_output_folder
 from experiments.tuning.flags import add_many_runs_flags, comma_list
 from experiments.tuning.parallel import default_jobs
-from experiments.tuning.study import (BENCHMARKS, STUDY_METHODS, STUDY_RESULTS_DIR, StudyRequest, check_study,
-                                      run_study, write_report)
+from experiments.tuning.study import (BENCHMARKS, STUDY_METHODS, STUDY_RESULTS_DIR, SWEEP_METHODS, StudyRequest,
+                                      check_study, run_study, write_report)
 from objectives.usage import UsageError, run_command
 
 
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="paired seeds of the methods that sample at random (default %(default)s)")
     parser.add_argument("--model-seeds", type=int, default=20,
                         help="paired seeds of the methods that fit a model (default %(default)s)")
-    parser.add_argument("--sweep-methods", default="asha",
+    parser.add_argument("--sweep-methods", default=",".join(SWEEP_METHODS),
                         help="methods of the grace period x reduction factor sweep; 'none' to skip "
                              "(default %(default)s)")
     add_many_runs_flags(parser, results_dir=STUDY_RESULTS_DIR,

@@ -1,9 +1,10 @@
 """The scheduler study: every method x worker count x paired seeds on each recorded benchmark,
-simulated, plus a sweep of ASHA's settings.
+simulated, the peers (Optuna's, SMAC3's and DEHB's methods) included, plus a sweep of the
+settings of ASHA and the quickest methods.
 
 Each (benchmark, worker count) is one comparison, STUDY-BENCHMARK-wW, whose runs are ordinary
 simulated experiments (COMPARISON-METHOD-sSEED), so every analysis command reads them. Methods
-that fit a model run fewer seeds than the others (their fitting dominates the cost); seeds are
+that learn from results run fewer seeds than the others (their fitting dominates the cost); seeds are
 paired: seed s of every method sees the same random stream. Every method searches from scratch
 (no default configuration first). Runs already in the folder are kept, so an interrupted study
 continues where it stopped.
@@ -62,6 +63,10 @@ PEER_METHODS = frozenset(m for m in METHODS if METHODS[m].peer)
 STUDY_RESULTS_DIR = Path("results") / "study"
 
 SWEEP_GRACE_PERIODS = (1, 2, 3)
+# the methods whose settings the sweep varies: ASHA, and those quickest to LeNet's target with 2
+# workers in the committed study at its settings (asha_gp, optuna_tpe_sha, optuna_tpe_hyperband)
+# and SMAC's, close behind them
+SWEEP_METHODS = ("asha", "asha_gp", "optuna_tpe_sha", "optuna_tpe_hyperband", "smac_hyperband")
 SWEEP_REDUCTION_FACTORS = (2, 3, 4)
 
 
@@ -73,7 +78,7 @@ class StudyRequest:
     workers: tuple[int, ...] = (1, 2, 4, 8)
     seeds: int = 50
     model_seeds: int = 20  # seeds of the methods that fit a model
-    sweep_methods: tuple[str, ...] = ("asha",)  # the settings sweep (LeNet, 2 workers)
+    sweep_methods: tuple[str, ...] = SWEEP_METHODS  # the settings sweep (LeNet, 2 workers)
     # every method is compared at the same settings: those the committed study ran with (the
     # launchers' defaults)
     grace_period: int = STUDY_SETTINGS.grace_period
@@ -133,8 +138,8 @@ def sweep_name(study: str, grace_period: int, reduction_factor: int) -> str:
 
 
 def sweep_requests(request: StudyRequest) -> list[RunRequest]:
-    """ASHA's settings (grace period x reduction factor) on LeNet with 2 workers, the suite's
-    default setting for the target of at most 120 s."""
+    """The sweep methods' settings (grace period x reduction factor) on LeNet with 2 workers,
+    the setting of the main job's aim (a median time to target of at most 120 s)."""
     if not request.sweep_methods:
         return []
     benchmark = BENCHMARKS["fashion_mnist_lenet"]
