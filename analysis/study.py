@@ -359,6 +359,18 @@ class StudyResult:
                                      + [f"tuner CPU s per run, {max(workers)} workers"], cells), ""]
         return "\n".join(parts)
 
+    def peers_matrix(self, peers: set[str], own_name: str = "Syne Tune") -> str:
+        """One table: a row per peer, a column per benchmark and worker count, each cell who
+        reaches the target sooner where the seeds separate the peer from the best own method
+        there, else "undecided" (the README's summary of `peers_at_a_glance`)."""
+        rows = self.peer_rows(peers)
+        columns = [(b, w) for b, by_workers in self.benchmarks.items() for w in by_workers]
+        by = {(r.peer, r.benchmark, r.workers): r for r in rows}
+        words = {"own": own_name, "peer": "peer", "undecided": "undecided"}
+        cells = [[f"`{peer}`"] + [words[by[(peer, b, w)].verdict] if (peer, b, w) in by else "-" for b, w in columns]
+                 for peer in sorted({r.peer for r in rows})]
+        return markdown_table(["peer"] + [f"{b} {w}" for b, w in columns], cells) if cells else ""
+
     def peers_markdown(self, peers: set[str], own_name: str = "Syne Tune") -> str:
         """Per benchmark, a table of each peer against the best own method (empty: no peers)."""
         rows = self.peer_rows(peers)

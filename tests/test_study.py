@@ -29,3 +29,5 @@ def test_a_small_study_puts_the_peer_against_syne_tunes_best(tmp_path):
     assert peer["peer_cpu_s"] == rows["optuna_tpe_sha"]["tuner_cpu_s"] and math.isfinite(peer["own_cpu_s"])
     text = (tmp_path / "report" / "study.md").read_text()
     assert "### Against the peers" in text and f"| 2 | optuna_tpe_sha | {own} |" in text
+    word = {"own": "Syne Tune", "peer": "peer", "undecided": "undecided"}[peer["verdict"]]
+    assert f"| `optuna_tpe_sha` | {word} |" in text  # the table at a glance

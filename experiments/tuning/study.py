@@ -199,8 +199,9 @@ def write_report(request: StudyRequest, output_dir: Path, costs: pd.DataFrame | 
     peers = analysed.peers_markdown(PEER_METHODS)
     if peers:
         text += ("\n### Against the peers: each peer against Syne Tune's best method there (the lowest median "
-                 "time to target), paired over the seeds both ran\n\n" + analysed.peers_at_a_glance(PEER_METHODS)
-                 + "\n" + peers)
+                 "time to target), paired over the seeds both ran\n\nWho reaches the target sooner, by benchmark "
+                 "and workers (undecided: the paired interval includes 0):\n\n" + analysed.peers_matrix(PEER_METHODS)
+                 + "\n\n" + analysed.peers_at_a_glance(PEER_METHODS) + "\n" + peers)
     # the settings every other run of the study used, marked "(default)" in the sweep
     sweep = analysis.sweep(request.name, request.results_dir, (request.grace_period, request.reduction_factor))
     if sweep.rows:
