@@ -106,7 +106,7 @@ def test_replay_fidelity_of_a_real_comparison(real_comparison_dir):
 
 
 def test_scaling_study_stops_runs_at_the_target_and_plots_speed_up(tmp_path):
-    completed = run_script(["experiments/scaling.py", "--workers", "1,4", "--seeds", "3",
+    completed = run_script(["experiments/scaling.py", "--workers", "1,4", "--seeds", "3", "--jobs", "2",
                             "--methods", "asha,sync_sh", "--results-dir", str(tmp_path / "runs"),
                             "--output-dir", str(tmp_path)])
     assert "speed-up over 1 worker(s)" in completed.stdout
@@ -123,6 +123,8 @@ def test_scaling_study_stops_runs_at_the_target_and_plots_speed_up(tmp_path):
             assert results["st_tuner_time"].max() - below["st_tuner_time"].iloc[0] < 30
         else:
             assert results["st_tuner_time"].max() > 3000
+        # the worker processes hash strings alike, so that a SMAC run repeats from its seed
+        assert read_metadata(experiment)["machine"]["python_hash_seed"] == "0"
     assert (tmp_path / "scaling.png").stat().st_size > 10_000
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import multiprocessing
+import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -54,6 +55,23 @@ def default_jobs() -> int:
     return cpus_available()
 
 
+@contextlib.contextmanager
+def fixed_string_hashing():
+    """Processes started inside hash strings the same way (PYTHONHASHSEED=0), so that each run
+    repeats exactly from its seed: SMAC's choices depend on Python's string hashing (two
+    processes running one seed of smac_hyperband diverged; with the hash seed fixed they agree),
+    which Python otherwise draws anew in each process."""
+    before = os.environ.get("PYTHONHASHSEED")
+    os.environ["PYTHONHASHSEED"] = "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["PYTHONHASHSEED"]
+        else:
+            os.environ["PYTHONHASHSEED"] = before
+
+
 def run_many(requests: Iterable[RunRequest], jobs: int,
              progress: Callable[[int, int, Outcome], None] | None = None) -> list[Outcome]:
     """Run every request, `jobs` at a time (1: in this process), in the order given (put the
@@ -70,7 +88,8 @@ def run_many(requests: Iterable[RunRequest], jobs: int,
         return outcomes
     # spawn: fresh interpreters, not forks of a process whose torch threads are running
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker) as pool:
+    with fixed_string_hashing(), ProcessPoolExecutor(max_workers=jobs, mp_context=context,
+                                                     initializer=_init_worker) as pool:
         futures = [pool.submit(run_one, request) for request in requests]
         try:
             for future in as_completed(futures):

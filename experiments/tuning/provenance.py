@@ -3,6 +3,7 @@ versions, the machine and the command line (keys defined in analysis.experiment_
 
 from __future__ import annotations
 
+import os
 import platform
 import shlex
 import sys
@@ -59,7 +60,9 @@ def metadata_of(plan: RunPlan, rung_levels: list[int] | None, hyperparameters: l
         folder.REQUEST: plan.request.as_metadata(),
         folder.COMMAND: command_line(),
         folder.VERSIONS: versions(),
-        folder.MACHINE: {"cpus": resources.cpus_available(), "platform": platform.platform()},
+        # the tuner process's string hashing ("random" unless set), on which SMAC's choices depend
+        folder.MACHINE: {"cpus": resources.cpus_available(), "platform": platform.platform(),
+                         "python_hash_seed": os.environ.get("PYTHONHASHSEED", "random")},
         **plan.tags,
     }
     if rung_levels is not None:
