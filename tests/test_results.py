@@ -111,6 +111,14 @@ def test_the_main_job_is_the_asha_variant_the_committed_sweep_ranks_first():
     assert (MAIN_JOB.method, MAIN_JOB.settings) == (best.method, RungSettings(best.grace_period, best.reduction_factor))
 
 
+def test_the_real_confirmation_runs_the_old_and_new_main_job_and_the_best_peer_at_its_best_settings():
+    from analysis.study import committed_study, committed_sweep
+    from experiments.figures import STUDY_DEFAULTS, real_variants
+
+    labels = [v.label for v in real_variants(committed_study(), committed_sweep(STUDY_DEFAULTS))]
+    assert labels == ["asha", "asha_gp-g2-r4", "optuna_tpe_sha-g1-r3"]
+
+
 def test_a_file_that_is_no_study_is_a_clear_error(tmp_path):
     (tmp_path / "study.json").write_text(json.dumps({"study": "s"}))
     with pytest.raises(ValueError, match="not a study.json"):
