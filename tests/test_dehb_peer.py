@@ -164,13 +164,14 @@ def test_a_pickled_scheduler_goes_on_as_the_original(tmp_path):
 
 
 def test_a_real_run_evolves_resumes_and_stops_diverged_trials(tmp_path):
-    """A short run of the launcher's code path (warm backend, two workers) on an objective whose
-    trials with x above 0.5 diverge."""
-    from experiments.tuning.plan import RunRequest, make_plan
-    from experiments.tuning.run import run_plan
+    """A short real run through run_sync_sh.py's --method (in this process; warm backend, two
+    workers) on an objective whose trials with x above 0.5 diverge."""
+    from experiments.schedulers import SYNC_METHODS
+    from experiments.tuning.launch import launch
 
-    experiment = run_plan(make_plan(RunRequest(objective="tests.toy_objectives:diverging", method="dehb",
-                                               workers=2, max_results=80, grace_period=1, results_dir=tmp_path)))
+    experiment = launch(SYNC_METHODS, "test", ["--method", "dehb", "--objective", "tests.toy_objectives:diverging",
+                                               "--workers", "2", "--max-results", "50", "--grace-period", "1",
+                                               "--results-dir", str(tmp_path)])
     metadata = read_metadata(experiment)
     counts, evaluations = metadata["searcher_counts"], metadata["dehb_evaluations"]
     assert counts[EVOLUTION] > 0, counts
