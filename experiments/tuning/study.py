@@ -4,8 +4,8 @@ settings of ASHA and the quickest methods.
 
 Each (benchmark, worker count) is one comparison, STUDY-BENCHMARK-wW, whose runs are ordinary
 simulated experiments (COMPARISON-METHOD-sSEED), so every analysis command reads them. Methods
-that learn from results run fewer seeds than the others (their fitting dominates the cost); seeds are
-paired: seed s of every method sees the same random stream. Every method searches from scratch
+that learn from results run fewer seeds than the others (their fitting dominates the cost);
+seeds are paired: seed s of every method sees the same random stream. Every method searches from scratch
 (no default configuration first). Runs already in the folder are kept, so an interrupted study
 continues where it stopped.
 """
@@ -63,10 +63,10 @@ PEER_METHODS = frozenset(m for m in METHODS if METHODS[m].peer)
 STUDY_RESULTS_DIR = Path("results") / "study"
 
 SWEEP_GRACE_PERIODS = (1, 2, 3)
+SWEEP_REDUCTION_FACTORS = (2, 3, 4)
 # the methods whose settings the sweep varies: ASHA, and the three quickest to LeNet's target with
 # 2 workers in the committed study at its settings
 SWEEP_METHODS = ("asha", "asha_gp", "optuna_tpe_sha", "optuna_tpe_hyperband")
-SWEEP_REDUCTION_FACTORS = (2, 3, 4)
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class StudyRequest:
     methods: tuple[str, ...] = STUDY_METHODS
     workers: tuple[int, ...] = (1, 2, 4, 8)
     seeds: int = 50
-    model_seeds: int = 20  # seeds of the methods that fit a model
+    model_seeds: int = 20  # seeds of the methods that learn from results (model-based, the peers)
     sweep_methods: tuple[str, ...] = SWEEP_METHODS  # the settings sweep (LeNet, 2 workers)
     # every method is compared at the same settings: those the committed study ran with (the
     # launchers' defaults)
