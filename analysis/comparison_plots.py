@@ -24,28 +24,36 @@ def time_label(simulated: bool) -> str:
 
 
 # The same colour for a method in every figure; the asynchronous methods in solid lines, the
-# synchronous ones dashed, random search dotted (method_styles).
+# synchronous ones dashed, random search dotted, the other libraries' (peers) dash-dotted
+# (method_styles).
 KNOWN_COLORS = {
     "asha": "#1f77b4", "hyperband": "#17becf", "bohb": "#2ca02c", "asha_bore": "#bcbd22",
     "asha_cqr": "#9467bd", "asha_gp": "#e377c2", "sync_sh": "#d62728", "sync_sh_waiting": "#ff7f0e",
     "sync_hyperband": "#8c564b", "sync_bohb": "#7f7f7f", "random_search": "#000000",
-    "ray_tune_asha": "#aec7e8",
+    "ray_tune_asha": "#aec7e8", "optuna_tpe_sha": "#393b79", "optuna_tpe_hyperband": "#637939",
+    "optuna_tpe_median": "#8c6d31", "smac_hyperband": "#843c39", "dehb": "#7b4173",
 }
+PEER_PREFIXES = ("optuna_", "smac_", "dehb")
 
 
 def method_colors(methods) -> dict:
     import matplotlib.pyplot as plt
 
-    palette = plt.get_cmap("tab20")
+    from matplotlib.colors import to_hex
+
+    # another method takes a colour no known method has
+    free = [c for c in map(to_hex, plt.get_cmap("tab20").colors) if c not in KNOWN_COLORS.values()]
     others = [m for m in methods if m not in KNOWN_COLORS]
-    return {m: KNOWN_COLORS.get(m) or palette(others.index(m) % 20) for m in methods}
+    return {m: KNOWN_COLORS.get(m) or free[others.index(m) % len(free)] for m in methods}
 
 
 def method_styles(methods) -> dict:
     """matplotlib line keywords per method: its colour and a dash pattern by family."""
     colors = method_colors(methods)
-    return {m: {"color": colors[m], "linestyle": "--" if m.startswith("sync") else ":" if m == "random_search" else "-"}
-            for m in methods}
+    def dashes(m: str) -> str:
+        return "--" if m.startswith("sync") else ":" if m == "random_search" else "-." if m.startswith(PEER_PREFIXES) else "-"
+
+    return {m: {"color": colors[m], "linestyle": dashes(m)} for m in methods}
 
 
 def iqm_band(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
