@@ -58,7 +58,7 @@ test: setup
 	$(PY) -m pytest -q -n 2 --durations=15
 
 # The README's figures, drawn again into analysis/figures/ (experiments/figures.py): the
-# simulated comparison in a few minutes; the study and scaling study in about 25 minutes; the
+# simulated comparison in a few minutes; the study and scaling study in about 50 minutes; the
 # real FashionMNIST comparison in about 110 minutes of a quiet machine, the Ray timelines in 6.
 figures: setup
 	$(PY) experiments/figures.py simulated

@@ -1,7 +1,7 @@
 """Draw the README's figures again, from new runs, into analysis/figures/.
 
     python experiments/figures.py simulated   # a few minutes: the simulated comparison   (make figures)
-    python experiments/figures.py study       # ~25 min: the study and the scaling study   (make figures-study)
+    python experiments/figures.py study       # ~50 min: the study and the scaling study   (make figures-study)
     python experiments/figures.py real        # ~110 min: real FashionMNIST, 2 workers     (make figures-real)
     python experiments/figures.py ray         # ~6 min: a local Ray, 2 workers             (make figures-real)
 

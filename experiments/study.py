@@ -1,6 +1,6 @@
 """The scheduler study: every method x workers x paired seeds on both recorded benchmarks, simulated.
 
-    python experiments/study.py                              # the default study (~70 min on 2 cores)
+    python experiments/study.py                              # the default study (~40 min on 2 cores)
     python experiments/study.py --seeds 10 --model-seeds 5 --workers 2,4   # a quick look
     python experiments/study.py --analyse-only               # tables and figures again
 
