@@ -46,6 +46,7 @@ def test_the_readme_example_tunes_a_scikit_learn_model_with_asha_and_sh(tmp_path
         assert metadata["metric"] == "validation_accuracy" and metadata["metric_mode"] == "max"
         assert results["trial_id"].nunique() >= 4 and results["validation_accuracy"].max() > 0.85
         assert set(metadata["hyperparameters"]) == {"alpha", "eta0"}
+    assert [json.loads((e / "metadata.json").read_text())["scheduler"] for e in experiments] == ["asha", "sync_sh"]
     summary = outputs[2]
     assert "best_validation_accuracy" in summary and "sync_sh" in summary  # `latest` is the SH run
     assert (tmp_path / "digits.png").stat().st_size > 10_000
