@@ -40,11 +40,12 @@ from analysis.figure_files import check_output_folder, save_figure
 from analysis.plot_learning_curves import plot_learning_curves
 from analysis.study import StudyTable, Sweep, committed_study, committed_sweep, load_study_table
 from experiments.schedulers import MAIN_JOB, STUDY_SETTINGS, RungSettings
-from experiments.tuning.comparison import ComparisonRequest, Variant, plan_comparison, plan_variants, run_comparison
+from experiments.tuning.comparison import (ComparisonRequest, Variant, checked_comparison, plan_comparison,
+                                          run_comparison, variant_requests)
 from experiments.tuning.parallel import default_jobs
 from experiments.tuning.plan import RunRequest
 from experiments.tuning.scaling import ScalingRequest, default_methods, run_scaling, study_pick
-from experiments.tuning.study import (BENCHMARKS, PEER_METHODS, StudyRequest, run_study,
+from experiments.tuning.study import (BENCHMARKS, PEER_METHODS, StudyRequest, run_study, still_to_run,
                                       write_report as write_study_report)
 from objectives.usage import run_command
 
@@ -127,10 +128,17 @@ def real_variants(study: StudyTable | None, sweep: Sweep | None) -> tuple[Varian
 
 
 def real_set(results_dir: Path, out: Path) -> list[Path]:
-    comparison = plan_variants(RunRequest(workers=2, budget_s=720, results_dir=results_dir),
-                               real_variants(committed_study(), committed_sweep(STUDY_DEFAULTS)), seeds=3,
-                               name="real-figures")
-    run_comparison(comparison, say=lambda text: print(text, flush=True))
+    """With --results-dir, an interrupted set continues: finished runs are kept, a run the
+    interruption cut short starts again."""
+    requests = variant_requests(RunRequest(workers=2, budget_s=720, results_dir=results_dir),
+                                real_variants(committed_study(), committed_sweep(STUDY_DEFAULTS)), seeds=3,
+                                name="real-figures")
+    todo = still_to_run(requests)
+    for run in todo:
+        shutil.rmtree(Path(run.results_dir) / run.experiment_name, ignore_errors=True)
+    print(f"{len(requests)} real runs, {len(requests) - len(todo)} finished already", flush=True)
+    if todo:
+        run_comparison(checked_comparison("real-figures", todo), say=lambda text: print(text, flush=True))
     written = comparison_figures("real-figures", results_dir, "real", out)
     at = best_at(load_runs("real-figures", results_dir), [60 * m for m in REAL_MINUTES])
     at.to_csv(out / "real_best_at.csv", index=False)

@@ -96,17 +96,16 @@ class Variant:
     settings: RungSettings
 
 
-def plan_variants(run: RunRequest, variants: tuple[Variant, ...], seeds: int, name: str) -> Comparison:
-    """A comparison of variants: like `plan_comparison`, each run at its variant's settings
+def variant_requests(run: RunRequest, variants: tuple[Variant, ...], seeds: int, name: str) -> list[RunRequest]:
+    """The runs of a comparison of variants: like `run_requests`, each at its variant's settings
     and named COMPARISON-LABEL-sSEED, seed 0 of every variant first."""
     check_methods(tuple(v.method for v in variants))
     check_name("--comparison-name", name)
-    requests = [run.replace(method=v.method, grace_period=v.settings.grace_period,
-                            reduction_factor=v.settings.reduction_factor, seed=seed,
-                            experiment_name=f"{name}-{v.label}-s{seed}", timestamp_name=False,
-                            tags={"comparison": name, "method": v.label})
-                for seed in range(run.seed, run.seed + seeds) for v in variants]
-    return checked_comparison(name, requests)
+    return [run.replace(method=v.method, grace_period=v.settings.grace_period,
+                        reduction_factor=v.settings.reduction_factor, seed=seed,
+                        experiment_name=f"{name}-{v.label}-s{seed}", timestamp_name=False,
+                        tags={"comparison": name, "method": v.label})
+            for seed in range(run.seed, run.seed + seeds) for v in variants]
 
 
 def run_comparison(comparison: Comparison, say: Callable[[str], None] = print) -> list[Path]:
