@@ -24,7 +24,8 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.comparison import (CENSORED_MEDIAN, IQM, TIME_TO_TARGET, TUNER_CPU_S, Comparison, Difference,
-                                 FieldSummary, compare, difference, load_runs)
+                                 FieldSummary, compare, load_runs)
+from analysis.comparison import difference as paired_difference
 from analysis.experiments import comparison_names
 from analysis.tables import as_float, markdown_table, show, show_interval
 
@@ -275,8 +276,9 @@ def peer_row(benchmark: str, workers: int, peer: str, own: str, comparison: Comp
 
     return PeerRow(benchmark, workers, peer, own, peer_entry.summary[TIME_TO_TARGET].value,
                    own_entry.summary[TIME_TO_TARGET].value,
-                   difference(peer_entry.runs, own_entry.runs, TIME_TO_TARGET),
-                   difference(peer_entry.runs, own_entry.runs, comparison.final_field), cpu(peer_entry), cpu(own_entry))
+                   paired_difference(peer_entry.runs, own_entry.runs, TIME_TO_TARGET),
+                   paired_difference(peer_entry.runs, own_entry.runs, comparison.final_field), cpu(peer_entry),
+                   cpu(own_entry))
 
 
 def best_own(comparison: Comparison, peers: set[str]) -> str | None:
