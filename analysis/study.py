@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.comparison import (CENSORED_MEDIAN, IQM, TIME_TO_TARGET, TUNER_CPU_S, Comparison, Difference,
-                                 FieldSummary, compare, load_runs)
+                                 FieldSummary, MethodResult, compare, load_runs)
 from analysis.comparison import difference as paired_difference
 from analysis.experiments import comparison_names
 from analysis.tables import as_float, markdown_table, show, show_interval
@@ -173,13 +173,18 @@ class StudyRow:
                 show(self.worker_utilization, 3), show(self.tuner_cpu_s, 3)]
 
 
+def tuner_cpu(entry: MethodResult) -> float | None:
+    """A method's tuner CPU per run (IQM); None where its runs did not record it."""
+    summary = entry.summary.get(TUNER_CPU_S)
+    return summary.value if summary is not None and summary.n else None
+
+
 def study_row(benchmark: str, workers: int, method: str, comparison: Comparison) -> StudyRow:
     entry = comparison.methods[method]
     final, time = entry.summary[comparison.final_field], entry.summary[TIME_TO_TARGET]
-    cpu = entry.summary.get(TUNER_CPU_S)
     return StudyRow(benchmark, workers, method, final.n, comparison.target, final, time,
                     entry.summary["worker_utilization"].value, entry.differences.get(comparison.final_field),
-                    entry.differences.get(TIME_TO_TARGET), cpu.value if cpu is not None and cpu.n else None)
+                    entry.differences.get(TIME_TO_TARGET), tuner_cpu(entry))
 
 
 @dataclass(frozen=True)
@@ -269,16 +274,11 @@ class PeerRow:
 
 def peer_row(benchmark: str, workers: int, peer: str, own: str, comparison: Comparison) -> PeerRow:
     peer_entry, own_entry = comparison.methods[peer], comparison.methods[own]
-
-    def cpu(entry) -> float | None:
-        summary = entry.summary.get(TUNER_CPU_S)
-        return summary.value if summary is not None and summary.n else None
-
     return PeerRow(benchmark, workers, peer, own, peer_entry.summary[TIME_TO_TARGET].value,
                    own_entry.summary[TIME_TO_TARGET].value,
                    paired_difference(peer_entry.runs, own_entry.runs, TIME_TO_TARGET),
-                   paired_difference(peer_entry.runs, own_entry.runs, comparison.final_field), cpu(peer_entry),
-                   cpu(own_entry))
+                   paired_difference(peer_entry.runs, own_entry.runs, comparison.final_field),
+                   tuner_cpu(peer_entry), tuner_cpu(own_entry))
 
 
 def best_own(comparison: Comparison, peers: set[str]) -> str | None:
