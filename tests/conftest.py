@@ -147,3 +147,29 @@ def assert_loads_in_stock_syne_tune(experiment: Path, hyperparameters: set[str],
         figure = tmp_path / f"{experiment.name}-{plot.__name__}.png"
         plot(figure_path=str(figure))
         assert figure.stat().st_size > 5_000
+
+
+# `make test` runs the suite in two processes that take work from each other's queues
+# (pytest-xdist, --dist worksteal). A long test started last keeps one process busy after the
+# other has run out of work, so the tests measured longest (a Ray cluster, real FashionMNIST,
+# a README example run end to end, an interrupted run resumed, the shared comparisons) go first,
+# in this order; the others keep their order after them.
+LONGEST_FIRST = (
+    "tests/test_run_asha.py::test_short_run_on_real_fashion_mnist",
+    "tests/test_ray.py::",
+    "tests/test_ray_netns.py::",
+    "tests/test_own_objective.py::",
+    "tests/test_reliability.py::test_resume_completes_an_interrupted_experiment",
+    "tests/test_compare.py::test_one_experiment_per_method_and_seed",
+    "tests/test_simulation.py::test_thirty_seed_simulated_comparison",
+    "tests/test_simulation.py::test_recording_appends_and_skips_what_is_done",
+    "tests/test_analysis.py::test_summary_json_from_the_shell",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        return next((i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)),
+                    len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # a stable sort: tests of one rank keep their order
