@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import runpy
+import sys
 
 import pytest
 
 from experiments.schedulers import ASYNC_METHODS, MAIN_JOB, SYNC_DEFAULTS, SYNC_METHODS
 from experiments.tuning.launch import build_parser as launcher_parser
+from tests.conftest import REPO
 
 MODULE_COMMANDS = [
     "experiments.compare", "experiments.run_ray_tune", "experiments.bench", "experiments.record_curves",
@@ -66,10 +69,12 @@ def test_ray_tune_offers_no_flag_it_ignores():
     assert not options & {"--max-failures", "--startup-s", "--backend", "--resume"}
 
 
-def test_the_main_job_is_what_run_asha_runs_without_flags_and_its_help_says_why():
-    from tests.conftest import run_script
-
-    help_text = " ".join(run_script(["experiments/run_asha.py", "--help"]).stdout.split())
+def test_the_main_job_is_what_run_asha_runs_without_flags_and_its_help_says_why(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["run_asha.py", "--help"])
+    with pytest.raises(SystemExit) as done:  # the script itself, in this process
+        runpy.run_path(str(REPO / "experiments" / "run_asha.py"), run_name="__main__")
+    assert done.value.code == 0
+    help_text = " ".join(capsys.readouterr().out.split())
     assert (f"(default {MAIN_JOB.method}, at grace period {MAIN_JOB.settings.grace_period} and reduction factor "
             f"{MAIN_JOB.settings.reduction_factor}: {' '.join(MAIN_JOB.why.split())})") in help_text
     args = launcher_parser(ASYNC_METHODS, "ASHA", MAIN_JOB).parse_args([])
