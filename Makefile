@@ -53,10 +53,10 @@ run: setup
 	$(PY) experiments/run_asha.py --workers 2
 
 # Every test in one run of two processes. Tests bound their tuning runs by counts of work
-# (results, trials), not seconds, so a busy machine makes them slower, never red. The tests of
-# each shared fixture run in one process (loadgroup); the longest go first (tests/conftest.py).
+# (results, trials), not seconds, so a busy machine makes them slower, never red. A process that
+# runs out of tests takes some of the other's (worksteal); the longest go first (tests/conftest.py).
 test: setup
-	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=15
+	$(PY) -m pytest -q -n 2 --dist worksteal --durations=15
 
 # The README's figures, drawn again into analysis/figures/ (experiments/figures.py): the
 # simulated comparison in a few minutes; the study and scaling study in about 50 minutes; the

@@ -149,12 +149,11 @@ def assert_loads_in_stock_syne_tune(experiment: Path, hyperparameters: set[str],
         assert figure.stat().st_size > 5_000
 
 
-# `make test` runs the suite in two processes (pytest-xdist). A test whose shared fixture (built
-# once, see `built_once`) another process is building waits for it, idle: so the tests of each
-# shared fixture run in one process (an xdist group, with --dist loadgroup), and the longest
-# tests (a Ray cluster, real FashionMNIST, a README example run end to end, an interrupted run
-# resumed) go first, so that neither process is left alone with a long one at the end.
-SHARED_FIXTURES = ("real_comparison_dir", "comparison_dir", "smoke_results_dir", "simulated_comparison")
+# `make test` runs the suite in two processes that take work from each other's queues
+# (pytest-xdist, --dist worksteal). A long test started last keeps one process busy after the
+# other has run out of work, so the tests measured longest (a Ray cluster, real FashionMNIST,
+# a README example run end to end, an interrupted run resumed, the shared comparisons) go first,
+# in this order; the others keep their order after them.
 LONGEST_FIRST = (
     "tests/test_run_asha.py::test_short_run_on_real_fashion_mnist",
     "tests/test_ray.py::",
@@ -174,7 +173,3 @@ def pytest_collection_modifyitems(config, items):
                     len(LONGEST_FIRST))
 
     items.sort(key=rank)  # a stable sort: tests of one rank keep their order
-    for item in items:
-        shared = next((name for name in SHARED_FIXTURES if name in item.fixturenames), None)
-        if shared is not None:
-            item.add_marker(pytest.mark.xdist_group(shared))
