@@ -8,12 +8,9 @@ is named by where it lives, `package.module:attribute` or `path/to/file.py:attri
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import os
-import sys
-from pathlib import Path
+import inspect
 
+from objectives.locate import import_attribute
 from objectives.objective import Objective, TrialRun
 from objectives.usage import UsageError
 
@@ -29,44 +26,45 @@ class UnknownObjective(UsageError):
     """The objective cannot be found or is not an Objective; the message says what to pass."""
 
 
-def _import_attribute(spec: str):
-    where, _, attribute = spec.rpartition(":")
-    if where.endswith(".py"):
-        path = Path(where).expanduser().resolve()
-        if not path.is_file():
-            raise UnknownObjective(f"--objective {spec}: no file {path}")
-        module_spec = importlib.util.spec_from_file_location(path.stem, path)
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules.setdefault(path.stem, module)
-        module_spec.loader.exec_module(module)
-    else:
-        # a module of the current folder, as `python -m` would find it
-        if os.getcwd() not in sys.path:
-            sys.path.append(os.getcwd())
-        try:
-            module = importlib.import_module(where)
-        except ModuleNotFoundError as e:
-            raise UnknownObjective(f"--objective {spec}: cannot import {where} ({e}); run from the "
-                                   f"folder that holds it, or install it") from None
-    try:
-        return getattr(module, attribute)
-    except AttributeError:
-        raise UnknownObjective(f"--objective {spec}: {where} has no attribute {attribute!r}") from None
-
-
 def load_objective(spec: str) -> Objective:
     """The objective named by `spec`: a built-in name, `module:attribute` or `file.py:attribute`
-    (the attribute an `Objective`, or a function without arguments returning one)."""
+    (an `Objective`, or a function without arguments returning one), or Syne Tune code as
+    `objectives.syne_tune_code.SyneTuneCode.spec` writes it (a script or a tune function)."""
+    from objectives.syne_tune_code import SyneTuneCode, is_code_spec, objective_of
+
+    if is_code_spec(spec):
+        return objective_of(SyneTuneCode.from_spec(spec))
     if spec in BUILTIN_OBJECTIVES:
         spec = BUILTIN_OBJECTIVES[spec]
     elif ":" not in spec:
         raise UnknownObjective(
             f"unknown objective {spec!r}: choose one of {', '.join(BUILTIN_OBJECTIVES)}, or name "
             f"your own as package.module:attribute or path/to/file.py:attribute")
-    found = _import_attribute(spec)
-    if callable(found) and not isinstance(found, Objective):
+    found = import_attribute(spec, flag="--objective", error=UnknownObjective)
+    if isinstance(found, Objective):
+        return found
+    if callable(found) and not required_parameters(found):
         found = found()
-    if not isinstance(found, Objective):
-        raise UnknownObjective(f"--objective {spec}: {type(found).__name__} is not an "
-                               f"objectives.Objective")
-    return found
+        if isinstance(found, Objective):
+            return found
+    raise UnknownObjective(
+        f"--objective {spec}: {describe(found)}; --objective takes an objectives.Objective, a "
+        f"function without arguments returning one, or, with --config-space FILE.py:NAME, a Syne "
+        f"Tune tune function (its hyperparameters as keyword arguments, reporting through a Reporter)")
+
+
+def required_parameters(function) -> list[str]:
+    """The parameters a call must give `function` (none for a factory of an Objective)."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # a callable without a signature Python can read
+        return []
+    return [p.name for p in parameters
+            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def describe(found) -> str:
+    if callable(found) and required_parameters(found):
+        return (f"{getattr(found, '__name__', 'it')}({', '.join(required_parameters(found))}) takes "
+                f"arguments, as a tune function does: pass its config space with --config-space")
+    return f"{type(found).__name__} is not an objectives.Objective"

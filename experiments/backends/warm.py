@@ -19,7 +19,6 @@ import importlib
 import json
 import multiprocessing
 import os
-import signal
 import sys
 from typing import Any, Callable
 
@@ -27,6 +26,7 @@ from syne_tune.backend import PythonBackend
 
 from experiments.backends.trial_folders import EndedTrial, prepare_trial_folder, without_live_trials
 from experiments.compat.syne_tune import ProcessHooks
+from objectives.processes import die_with_parent
 from objectives.trial import TRIAL_SETTINGS_ENV, TrialSettings
 
 # Imported once by the forkserver, so that forked trials find them loaded (this module too: a
@@ -51,17 +51,6 @@ class ForkedTrial:
 
 def do_nothing() -> None:
     """A first forked process: it returns once the forkserver has finished preloading."""
-
-
-def die_with_parent() -> None:
-    """Ask Linux to kill this process when its parent (the forkserver) dies, so that no trial
-    outlives a launcher that was killed outright."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the launcher's clean-up still stops trials
-        pass
 
 
 def run_forked_trial(function: str, kwargs: dict, stdout: str, stderr: str, env: dict) -> None:

@@ -13,6 +13,7 @@ from experiments.schedulers import STUDY_SETTINGS, RungSettings
 from experiments.tuning import resources
 from experiments.tuning.plan import BACKENDS, DEFAULT_BUDGET_S, NAME_CHARACTERS, SMOKE_BUDGET_S, RunRequest
 from objectives import BUILTIN_OBJECTIVES
+from objectives.syne_tune_code import SyneTuneCode
 from objectives.usage import UsageError
 
 WORKERS_HELP = (
@@ -44,15 +45,80 @@ def add_limit_flags(parser: argparse.ArgumentParser) -> None:
                              "resource, stopped by the scheduler, or failed)")
 
 
+def add_objective_flags(parser: argparse.ArgumentParser) -> None:
+    """What to tune: an objective of the suite, or Syne Tune code as it is (a training script or
+    a tune function, with its config space and the names Syne Tune's schedulers are given)."""
+    parser.add_argument("--objective", default="fashion_mnist_lenet",
+                        help=f"what to tune: {', '.join(BUILTIN_OBJECTIVES)}, or your own as "
+                             f"package.module:attribute or file.py:attribute: an Objective, a function "
+                             f"returning one, or, with --config-space, a Syne Tune tune function "
+                             f"(default %(default)s)")
+    code = parser.add_argument_group(
+        "Syne Tune code", "a training script (--entry-point) or a tune function (--objective "
+        "FILE.py:function), run as Syne Tune's LocalBackend and PythonBackend run them")
+    code.add_argument("--entry-point", metavar="SCRIPT.py", default=None,
+                      help="a Syne Tune training script: one flag per entry of the config space, "
+                           "--st_checkpoint_dir, and syne_tune.Reporter() after each epoch")
+    code.add_argument("--config-space", metavar="FILE.py:NAME", default=None,
+                      help="its config space: Syne Tune domains are the hyperparameters, other "
+                           "values constants passed to the code as they are")
+    code.add_argument("--metric", default=None,
+                      help=f"the reported metric to optimise (default {SyneTuneCode.metric})")
+    code.add_argument("--mode", default=None, choices=("min", "max"),
+                      help=f"minimise or maximise it (default {SyneTuneCode.mode})")
+    code.add_argument("--resource-attr", default=None,
+                      help=f"the reported resource, counted 1, 2, ... (default {SyneTuneCode.resource_attr})")
+    code.add_argument("--max-resource-attr", default=None, metavar="NAME",
+                      help="the config space's constant holding the maximum resource (such as "
+                           "max_epochs): each run is passed how far it may train through it")
+
+
+CODE_FLAGS = {"metric": "--metric", "mode": "--mode", "resource_attr": "--resource-attr",
+              "max_resource_attr": "--max-resource-attr"}
+
+
+def objective_spec(args: argparse.Namespace) -> str:
+    """The --objective text of what the flags name: as given, or, for Syne Tune code, the
+    `SyneTuneCode` spec (paths made absolute, so that trials and resumed runs find them
+    wherever they start)."""
+    names = {field: getattr(args, field) for field in CODE_FLAGS if getattr(args, field) is not None}
+    if args.entry_point is None and args.config_space is None:
+        if names:
+            raise UsageError(f"{', '.join(CODE_FLAGS[f] for f in names)}: these describe Syne Tune code; "
+                             f"give its --entry-point SCRIPT.py or its tune function as --objective "
+                             f"FILE.py:function, with --config-space FILE.py:NAME")
+        return args.objective
+    if args.config_space is None:
+        raise UsageError("--entry-point: give the script's config space with --config-space FILE.py:NAME")
+    if args.entry_point is not None and args.objective != "fashion_mnist_lenet":
+        raise UsageError(f"--entry-point and --objective {args.objective}: give a script or an "
+                         f"objective, not both")
+    if args.entry_point is None and (args.objective in BUILTIN_OBJECTIVES or ":" not in args.objective):
+        raise UsageError("--config-space: give the Syne Tune code it belongs to, a script as "
+                         "--entry-point SCRIPT.py or a tune function as --objective FILE.py:function")
+    if "max_resource_attr" not in names:
+        raise UsageError("--max-resource-attr: name the config space's constant that holds the maximum "
+                         "resource (such as max_epochs), through which each run learns how far to train")
+    code = SyneTuneCode(
+        config_space=absolute_location(args.config_space), **names,
+        **({"entry_point": str(Path(args.entry_point).expanduser().resolve())} if args.entry_point
+           else {"function": absolute_location(args.objective)}))
+    return code.spec
+
+
+def absolute_location(spec: str) -> str:
+    """`file.py:name` with the file's absolute path; `module:name` as it is."""
+    where, _, name = spec.rpartition(":")
+    return f"{Path(where).expanduser().resolve()}:{name}" if where.endswith(".py") else spec
+
+
 def add_run_flags(parser: argparse.ArgumentParser, *, backends=BACKENDS, resume: bool = True,
                   experiment_name: bool = True, max_failures: bool = True, settings: RungSettings = STUDY_SETTINGS
                   ) -> None:
     """The flags of one tuning run (a comparison's runs share them); `settings`: the default
     grace period and reduction factor. Ray Tune's own tuner (run_ray_tune.py) goes on past any
     number of failed trials: no --max-failures there."""
-    parser.add_argument("--objective", default="fashion_mnist_lenet",
-                        help=f"what to tune: {', '.join(BUILTIN_OBJECTIVES)}, or your own as "
-                             f"package.module:attribute or file.py:attribute (default %(default)s)")
+    add_objective_flags(parser)
     parser.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
     add_limit_flags(parser)
     add_scheduler_flags(parser, settings)
@@ -144,7 +210,7 @@ def add_many_runs_flags(parser: argparse.ArgumentParser, *, results_dir: Path | 
 
 def request_from(args: argparse.Namespace, method: str) -> RunRequest:
     return RunRequest(
-        objective=args.objective, method=method, workers=args.workers,
+        objective=objective_spec(args), method=method, workers=args.workers,
         budget_s=args.max_wallclock_time, max_results=args.max_results, max_trials=args.max_trials,
         max_resource=args.max_resource,
         grace_period=args.grace_period, reduction_factor=args.reduction_factor,
