@@ -131,7 +131,8 @@ def comparison_dir(tmp_path_factory) -> Path:
          "--comparison-name", "smoke-cmp", "--results-dir", str(results_dir)], timeout=480))
 
 
-def assert_loads_in_stock_syne_tune(experiment: Path, hyperparameters: set[str], tmp_path: Path) -> None:
+def assert_loads_in_stock_syne_tune(experiment: Path, hyperparameters: set[str], tmp_path: Path,
+                                    metric: str = "validation_error") -> None:
     """Syne Tune's own client reads the experiment: its metric, its best configuration (the
     searched hyperparameters, and no constants among the config_ columns) and both plots."""
     import matplotlib
@@ -140,7 +141,7 @@ def assert_loads_in_stock_syne_tune(experiment: Path, hyperparameters: set[str],
     from syne_tune.experiments import load_experiment
 
     loaded = load_experiment(experiment.name, load_tuner=False, local_path=str(experiment.parent))
-    assert loaded.metric_names() == ["validation_error"], loaded.metric_names()
+    assert loaded.metric_names() == [metric], loaded.metric_names()
     best = loaded.best_config()
     assert {k[len("config_"):] for k in best if k.startswith("config_")} == hyperparameters, best
     for plot in (loaded.plot, loaded.plot_trials_over_time):

@@ -1,0 +1,142 @@
+"""Syne Tune code tuned as it is: a training script in the form of Syne Tune's examples and a tune
+function in the form of its ASHA tutorial (tests/syne_tune_code/), through the launchers, then
+read by the suite's analysis and by stock Syne Tune; and each bad input, named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.report import write_report
+from analysis.summarize import summarize_experiment
+from experiments.schedulers import ASYNC_METHODS, SYNC_METHODS
+from experiments.tuning.launch import launch
+from tests.conftest import REPO, assert_loads_in_stock_syne_tune, read_metadata
+
+CODE = REPO / "tests" / "syne_tune_code"
+SCRIPT = CODE / "train_script.py"
+SPACES = CODE / "spaces.py"
+FUNCTIONS = CODE / "tune_function.py"
+METRIC_FLAGS = ["--metric", "mean_loss", "--mode", "min", "--resource-attr", "epoch"]
+
+
+def script_flags(space: str = "config_space", script: Path = SCRIPT) -> list[str]:
+    return ["--entry-point", str(script), "--config-space", f"{SPACES}:{space}", *METRIC_FLAGS,
+            "--max-resource-attr", "steps"]
+
+
+def function_flags(function: str = "tutorial_objective", space: str = "tutorial") -> list[str]:
+    return ["--objective", f"{FUNCTIONS}:{function}", "--config-space", f"{SPACES}:{space}", *METRIC_FLAGS,
+            "--max-resource-attr", "max_epochs"]
+
+
+def tune(methods, method: str, tmp_path: Path, code_flags: list[str], *limits: str) -> Path:
+    return launch(methods, "test", ["--method", method, *code_flags, "--workers", "2", "--grace-period", "1",
+                                    "--reduction-factor", "2", "--results-dir", str(tmp_path), *limits])
+
+
+def results_of(experiment: Path) -> pd.DataFrame:
+    return pd.read_csv(experiment / "results.csv.zip")
+
+
+def assert_read_by_the_suite_and_stock_syne_tune(experiment: Path, tmp_path: Path) -> None:
+    summary = summarize_experiment(experiment)
+    assert summary["best_mean_loss"] == results_of(experiment)["mean_loss"].min()
+    page = write_report(str(experiment), tmp_path / "report.html").read_text()
+    assert "mean_loss" in page
+    assert_loads_in_stock_syne_tune(experiment, {"width", "height"}, tmp_path, metric="mean_loss")
+
+
+def assert_no_epoch_trained_twice(experiment: Path, results: pd.DataFrame) -> None:
+    twice = results[results.duplicated(["trial_id", "epoch"], keep=False)]
+    assert twice.empty, f"epochs reported twice:\n{twice}"
+    for trial_id, trial in results.groupby("trial_id"):
+        assert trial["epoch"].tolist() == list(range(1, len(trial) + 1))
+        trained = (experiment / str(trial_id) / "checkpoints" / "trained.txt").read_text().split()
+        assert trained == [str(e) for e in range(1, len(trained) + 1)], (trial_id, trained)
+
+
+def test_a_syne_tune_script_is_tuned_with_asha_as_it_is(tmp_path):
+    experiment = tune(ASYNC_METHODS, "asha", tmp_path, script_flags(), "--max-trials", "12")
+    results = results_of(experiment)
+    assert results["trial_id"].nunique() >= 12
+    # the script's own report, relayed: its metric and resource, the hyperparameters only in the config
+    assert {"mean_loss", "epoch"} <= set(results.columns)
+    assert {c for c in results.columns if c.startswith("config_")} == {"config_width", "config_height"}
+    last = results.groupby("trial_id")["epoch"].max()
+    assert (last < 8).any() and (last == 8).any()  # ASHA stopped some early, trained some fully
+    assert set(last) <= {1, 2, 4, 8}  # and only at its rungs
+    metadata = read_metadata(experiment)
+    assert metadata["metric"] == "mean_loss" and metadata["objective"] == "train_script"
+    assert_no_epoch_trained_twice(experiment, results)
+    assert_read_by_the_suite_and_stock_syne_tune(experiment, tmp_path)
+
+
+def test_synchronous_sh_pauses_and_resumes_a_script_through_its_max_resource_flag(tmp_path):
+    experiment = tune(SYNC_METHODS, "sync_sh", tmp_path, script_flags(), "--max-trials", "8")
+    results = results_of(experiment)
+    resumed = [t for t, trial in results.groupby("trial_id") if trial["epoch"].max() > 1]
+    assert resumed, "no trial went past its first rung"
+    # a paused trial resumes from its checkpoint: the script trains each epoch once
+    assert_no_epoch_trained_twice(experiment, results)
+    assert_read_by_the_suite_and_stock_syne_tune(experiment, tmp_path)
+
+
+def test_a_tune_function_in_the_tutorials_form_is_tuned_with_asha(tmp_path):
+    experiment = tune(ASYNC_METHODS, "asha", tmp_path, function_flags(), "--max-trials", "12")
+    results = results_of(experiment)
+    assert results["trial_id"].nunique() >= 12
+    assert set(results.groupby("trial_id")["epoch"].max()) <= {1, 2, 4, 8}
+    assert read_metadata(experiment)["objective"] == "tutorial_objective"
+    assert_read_by_the_suite_and_stock_syne_tune(experiment, tmp_path)
+
+
+def test_a_tune_function_asking_for_its_checkpoint_folder_gets_it(tmp_path):
+    experiment = tune(SYNC_METHODS, "sync_sh", tmp_path, function_flags("with_checkpoints"), "--max-trials", "8")
+    results = results_of(experiment)
+    assert (results.groupby("trial_id")["epoch"].max() > 1).any()
+    twice = results[results.duplicated(["trial_id", "epoch"], keep=False)]
+    assert twice.empty
+
+
+BAD_CODE = [
+    (script_flags(script=CODE / "no_such_script.py"), "--entry-point"),
+    (["--entry-point", str(SCRIPT), "--config-space", f"{CODE / 'no_such_space.py'}:config_space",
+      *METRIC_FLAGS, "--max-resource-attr", "steps"], "--config-space"),
+    (script_flags("no_hyperparameter"), "no hyperparameter"),
+    (["--entry-point", str(SCRIPT), "--config-space", f"{SPACES}:config_space", *METRIC_FLAGS], "--max-resource-attr"),
+    (["--entry-point", str(SCRIPT), "--config-space", f"{SPACES}:config_space", *METRIC_FLAGS,
+      "--max-resource-attr", "epochs"], "--max-resource-attr epochs"),
+    (["--entry-point", str(SCRIPT), *METRIC_FLAGS, "--max-resource-attr", "steps"], "--config-space"),
+    (["--metric", "mean_loss"], "--metric"),
+    (["--objective", f"{FUNCTIONS}:tutorial_objective"], "--config-space"),
+    (function_flags("wrong_arguments"), "depth"),
+]
+
+
+@pytest.mark.parametrize("flags, named", BAD_CODE)
+def test_bad_code_input_is_one_line_and_exit_2_before_anything_starts(tmp_path, capsys, flags, named):
+    with pytest.raises(SystemExit) as failed:
+        launch(ASYNC_METHODS, "test", [*flags, "--results-dir", str(tmp_path / "results")])
+    err = capsys.readouterr().err
+    assert failed.value.code == 2 and named in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_script_that_exits_non_zero_fails_its_trial_with_its_last_stderr_line(tmp_path):
+    experiment = tune(ASYNC_METHODS, "asha", tmp_path, script_flags("failing"), "--max-trials", "4",
+                      "--max-failures", "100")
+    summary = summarize_experiment(experiment)
+    assert summary["trials_failed"] >= 4
+    assert "loss diverged at epoch 2" in " ".join(str(v) for v in summary.values())
+
+
+def test_a_script_ignoring_its_max_resource_flag_under_sync_sh_is_named(tmp_path):
+    experiment = tune(SYNC_METHODS, "sync_sh", tmp_path, script_flags("ignoring_steps"), "--max-trials", "4",
+                      "--max-failures", "100")
+    summary = summarize_experiment(experiment)
+    assert summary["trials_failed"] >= 1
+    assert "--steps 1" in " ".join(str(v) for v in summary.values())
