@@ -35,6 +35,7 @@ from typing import Any, Callable
 from objectives.locate import import_attribute
 from objectives.objective import Objective, TrialRun
 from objectives.processes import die_with_parent
+from objectives.trial import ReportWithoutMetric
 from objectives.usage import UsageError
 
 CHECKPOINT_ARGUMENT = "st_checkpoint_dir"  # Syne Tune's name for the checkpoint folder argument
@@ -191,6 +192,11 @@ class ReportRelay:
             return
         for report in found:
             metrics = {name: value for name, value in report.items() if not name.startswith("st_")}
+            missing = [name for name in (self.code.metric, self.code.resource_attr) if name not in metrics]
+            if missing:
+                raise ReportWithoutMetric(
+                    f"{Path(self.code.target).name} reported {', '.join(sorted(metrics)) or 'nothing'}, not "
+                    f"{' and '.join(missing)}: pass the names it reports with --metric and --resource-attr")
             level = metrics.get(self.code.resource_attr)
             if isinstance(level, (int, float)) and level > self.run.max_resource:
                 self.on_overrun()

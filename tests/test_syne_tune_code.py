@@ -127,11 +127,14 @@ def test_bad_code_input_is_one_line_and_exit_2_before_anything_starts(tmp_path, 
 
 
 def test_a_script_that_exits_non_zero_fails_its_trial_with_its_last_stderr_line(tmp_path):
+    # grace period 2: every trial reaches the epoch where the script exits 1
     experiment = tune(ASYNC_METHODS, "asha", tmp_path, script_flags("failing"), "--max-trials", "4",
-                      "--max-failures", "100")
+                      "--max-failures", "100", "--grace-period", "2")
     summary = summarize_experiment(experiment)
-    assert summary["trials_failed"] >= 4
-    assert "loss diverged at epoch 2" in " ".join(str(v) for v in summary.values())
+    assert summary["trials_failed"] >= 4 and summary["partial"] is False
+    messages = list(summary["failures"].values())  # by trial: the last line of its stderr
+    assert len(messages) >= 4
+    assert all(m.endswith("train_script.py exited 1: loss diverged at epoch 2") for m in messages), messages
 
 
 def test_a_script_ignoring_its_max_resource_flag_under_sync_sh_is_named(tmp_path):
@@ -139,4 +142,18 @@ def test_a_script_ignoring_its_max_resource_flag_under_sync_sh_is_named(tmp_path
                       "--max-failures", "100")
     summary = summarize_experiment(experiment)
     assert summary["trials_failed"] >= 1
-    assert "--steps 1" in " ".join(str(v) for v in summary.values())
+    assert any("reported epoch 2 after being passed --steps 1" in m for m in summary["failures"].values())
+
+
+def test_a_metric_the_script_never_reports_stops_the_run_at_the_first_result(tmp_path, capsys):
+    flags = ["--entry-point", str(SCRIPT), "--config-space", f"{SPACES}:config_space", "--metric", "mean_los",
+             "--max-resource-attr", "steps"]
+    with pytest.raises(SystemExit) as stopped:
+        tune(ASYNC_METHODS, "asha", tmp_path, flags, "--max-trials", "40")
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2
+    assert "train_script.py reported epoch, mean_loss, not mean_los" in err and "--metric" in err, err
+    experiment = next(p for p in tmp_path.iterdir() if p.is_dir())
+    metadata = read_metadata(experiment)
+    assert metadata["aborted"] == "metric not reported"
+    assert summarize_experiment(experiment)["trials_failed"] <= 2  # not one failure after another up to 20

@@ -18,12 +18,14 @@ from experiments.tuning.callbacks import (
     PausedForGood,
     ProgressPrinter,
     SimulatedResults,
+    StopAtMissingMetric,
     StoreResults,
     WorkerTimeline,
     console_logger,
 )
 from experiments.tuning.plan import RunPlan
 from experiments.tuning.provenance import metadata_of
+from objectives.syne_tune_code import is_code_spec
 from objectives.tables import recorded_configurations
 from objectives.trial import RESOURCE_BOUND, TrialSettings, trial_entry_point
 
@@ -122,14 +124,18 @@ def make_tuner(backend, scheduler, scheduler_name: str, *, n_workers: int, stop_
                max_failures: int, name: str, metadata: dict, max_t: int, results_dir: Path,
                metric: str = "validation_error", mode: str = "min", resource_attr: str = "epoch",
                hyperparameters: set[str] | None = None, print_update_interval: float = 30.0,
-               simulated: bool = False, sleep_s: float = TUNER_SLEEP_S, timestamp_name: bool = True):
+               simulated: bool = False, sleep_s: float = TUNER_SLEEP_S, timestamp_name: bool = True,
+               stop_at_missing_metric: bool = False):
     """The one way the suite builds a tuner, whatever the objective: fast polling, results,
-    worker timeline and progress lines (simulated: Syne Tune's simulator clock, and quiet)."""
+    worker timeline and progress lines (simulated: Syne Tune's simulator clock, and quiet);
+    `stop_at_missing_metric` for Syne Tune code, whose metric names come from flags."""
     if simulated:
         callbacks = [SimulatedResults(hyperparameters), WorkerTimeline(), BracketRecord(), PausedForGood()]
     else:
         callbacks = [StoreResults(hyperparameters), WorkerTimeline(), BracketRecord(), PausedForGood(),
                      ProgressPrinter(metric, mode, resource_attr, max_t, scheduler_name)]
+    if stop_at_missing_metric:
+        callbacks.append(StopAtMissingMetric())
     return SchedulingTuner(
         results_dir=results_dir,
         trial_backend=backend,
@@ -209,4 +215,5 @@ def build_tuner(plan: RunPlan):
         print_update_interval=max(30.0, (plan.budget_s or 0) / 10),
         simulated=plan.simulated,
         timestamp_name=plan.timestamp_name,
+        stop_at_missing_metric=is_code_spec(plan.objective_spec),
     )

@@ -24,6 +24,7 @@ from analysis.experiment_folder import (
     TRIAL_BRACKETS, TimelineSegment, lowest_free_worker, update_metadata, write_results, write_timeline)
 from experiments.compat.syne_tune import FastForward
 from experiments.schedulers.divergence import is_finite_number
+from objectives.trial import ReportWithoutMetric
 
 ENDED = {Status.completed, Status.failed, Status.stopped, Status.paused}
 
@@ -157,16 +158,7 @@ class WorkerTimeline(TunerCallback):
                 segment.error = self._last_error_line(trial_id)
 
     def _last_error_line(self, trial_id: int) -> str:
-        """The last non-empty line the trial wrote to stderr (the exception, usually), or how
-        the process ended when it wrote nothing (killed by a signal, say)."""
-        try:
-            lines = self.tuner.trial_backend.stderr(trial_id)
-        except OSError:
-            lines = []
-        lines = [line.strip() for line in lines if line.strip()]
-        if lines:
-            return lines[-1][:500]
-        return exit_description(self.tuner.trial_backend, trial_id)
+        return last_error_line(self.tuner.trial_backend, trial_id)
 
     def on_start_trial(self, trial):
         self._begin(trial)
@@ -191,6 +183,44 @@ class WorkerTimeline(TunerCallback):
             self._end(trial_id, "Killed")
         if self.tuner is not None:
             write_timeline(self.tuner.tuner_path, self.segments)
+
+
+def last_error_line(backend, trial_id: int) -> str:
+    """The last non-empty line a trial wrote to stderr (the exception, usually), or how its
+    process ended when it wrote nothing (killed by a signal, say)."""
+    try:
+        lines = backend.stderr(trial_id)
+    except OSError:
+        lines = []
+    lines = [line.strip() for line in lines if line.strip()]
+    if lines:
+        return lines[-1][:500]
+    return exit_description(backend, trial_id)
+
+
+class MetricNotReported(Exception):
+    """Syne Tune code reported without the metric or resource its flags name."""
+
+
+class StopAtMissingMetric(TunerCallback):
+    """Syne Tune code is told its metric and resource names by flags (--metric, --resource-attr):
+    a name that differs from what the code reports fails every trial alike, so the run stops at
+    the first such failure, with the names the code did report, rather than failing trial after
+    trial up to --max-failures."""
+
+    def __init__(self):
+        self.tuner = None
+
+    def on_tuning_start(self, tuner):
+        self.tuner = tuner
+
+    def on_fetch_status_results(self, trial_status_dict, new_results):
+        for trial_id, (_, status) in trial_status_dict.items():
+            if status == Status.failed:
+                line = last_error_line(self.tuner.trial_backend, trial_id)
+                marker = f"{ReportWithoutMetric.__name__}: "
+                if marker in line:
+                    raise MetricNotReported(line.split(marker, 1)[1])
 
 
 class PausedForGood(TunerCallback):

@@ -16,8 +16,10 @@ from typing import Callable
 from analysis import experiment_folder as folder
 from experiments.schedulers import scheduler_record
 from experiments.tuning.build import build_tuner
+from experiments.tuning.callbacks import MetricNotReported
 from experiments.tuning.plan import RunPlan
 from objectives.tables import trial_hyperparameters
+from objectives.usage import USAGE_EXIT_CODE
 
 
 class RunEnded(Exception):
@@ -105,6 +107,10 @@ def run_plan(plan: RunPlan, tuner=None) -> Path:
             tuner.run()
     except KeyboardInterrupt as e:
         raise interrupted(experiment_dir, e) from None
+    except MetricNotReported as e:
+        folder.update_metadata(experiment_dir, **{folder.ABORTED: "metric not reported"})
+        raise RunEnded(experiment_dir, f"{e}; the run stopped at the first trial that reported without them",
+                       USAGE_EXIT_CODE) from None
     except Exception:
         failed = tuner.tuning_status.num_trials_failed if tuner.tuning_status else 0
         if failed <= plan.max_failures:
