@@ -2,14 +2,19 @@
 trained to the end), written by `experiments/record_curves.py` and replayed by the simulated
 backend.
 
-A table is a CSV (one row per configuration and epoch) with a JSON file beside it holding the
-settings, machine, versions and the configurations themselves (`configs`: id -> values).
+A table is a CSV (one row per configuration and level of resource, in column `epoch`, whatever
+the objective calls its resource) with a JSON file beside it holding the settings (the metric,
+its mode and the resource's name among them), machine, versions and the configurations
+themselves (`configs`: id -> values). The built-in objectives' tables ship with the package
+(objectives/tables/); any other objective's are kept in $HPO_TABLES_DIR
+(default ~/.cache/hpo-suite/tables).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import warnings
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -20,12 +25,25 @@ from objectives.files import write_text_atomically
 
 TABLES_DIR = Path(__file__).resolve().parent / "tables"
 SAMPLE_SEED = 0
-COLUMNS = ["config_id", "epoch", "validation_error", "validation_loss", "train_loss",
-           "epoch_time_s", "elapsed_s"]
+LEVEL, EPOCH_TIME, ELAPSED = "epoch", "epoch_time_s", "elapsed_s"
+
+
+def user_tables_dir() -> Path:
+    return Path(os.environ.get("HPO_TABLES_DIR", "~/.cache/hpo-suite/tables")).expanduser()
 
 
 def table_path(objective: str) -> Path:
-    return TABLES_DIR / f"{objective}.csv"
+    """Where the objective's table is: shipped with the package (the built-in objectives), or
+    among the user's tables."""
+    shipped = TABLES_DIR / f"{objective}.csv"
+    return shipped if shipped.exists() else user_tables_dir() / f"{objective}.csv"
+
+
+def table_names(metadata: dict) -> tuple[str, str, str]:
+    """(metric, mode, resource name) a table was recorded with; tables from before these were
+    recorded are the built-in classifiers'."""
+    return (metadata.get("metric", "validation_error"), metadata.get("mode", "min"),
+            metadata.get("resource_attr", "epoch"))
 
 
 def metadata_path(table: Path) -> Path:
@@ -35,7 +53,7 @@ def metadata_path(table: Path) -> Path:
 def load_table(table: Path) -> tuple[pd.DataFrame, dict]:
     """(rows, metadata); an empty frame and {} where nothing is recorded yet."""
     if not table.exists():
-        return pd.DataFrame(columns=COLUMNS), {}
+        return pd.DataFrame(columns=["config_id", LEVEL]), {}
     metadata = json.loads(metadata_path(table).read_text()) if metadata_path(table).exists() else {}
     return pd.read_csv(table), metadata
 

@@ -157,3 +157,24 @@ def test_a_metric_the_script_never_reports_stops_the_run_at_the_first_result(tmp
     metadata = read_metadata(experiment)
     assert metadata["aborted"] == "metric not reported"
     assert summarize_experiment(experiment)["trials_failed"] <= 2  # not one failure after another up to 20
+
+
+def test_a_script_is_recorded_and_replayed_in_simulation(tmp_path, monkeypatch):
+    """record_curves.py records the script's curves into the user's tables ($HPO_TABLES_DIR), and
+    --backend simulated replays them: every simulated report is a recorded value at its level."""
+    from experiments.record_curves import main as record_curves
+
+    monkeypatch.setenv("HPO_TABLES_DIR", str(tmp_path / "tables"))
+    record_curves([*script_flags(), "--configs", "6", "--workers", "2"])
+    table = pd.read_csv(tmp_path / "tables" / "train_script.csv")
+    assert sorted(table["config_id"].unique()) == list(range(6)) and len(table) == 6 * 8
+    assert {"epoch", "mean_loss", "epoch_time_s", "elapsed_s"} <= set(table.columns)
+    assert (table.groupby("config_id")["elapsed_s"].diff().dropna() > 0).all()  # measured, level by level
+
+    experiment = tune(ASYNC_METHODS, "asha", tmp_path / "runs", script_flags(), "--backend", "simulated",
+                      "--max-trials", "30")
+    results = results_of(experiment)
+    assert read_metadata(experiment)["simulated"] and results["trial_id"].nunique() >= 30
+    recorded = {(int(e), round(v, 6)) for e, v in zip(table["epoch"], table["mean_loss"])}
+    replayed = {(int(e), round(v, 6)) for e, v in zip(results["epoch"], results["mean_loss"])}
+    assert replayed <= recorded, replayed - recorded

@@ -22,12 +22,10 @@ import numpy as np
 import pandas as pd
 
 from experiments.compat.syne_tune_blackbox import SingleColumnTabular
-from objectives.tables import complete_curves, load_table, table_path
+from objectives.tables import ELAPSED, LEVEL, complete_curves, load_table, table_names, table_path
 from objectives.trial import RESOURCE_BOUND
 from objectives.usage import UsageError
 
-ELAPSED_ATTR = "elapsed_s"
-OBJECTIVE_COLUMNS = ["validation_error", ELAPSED_ATTR]
 
 
 class NoTable(UsageError):
@@ -54,21 +52,24 @@ def recorded_search_space(frame: pd.DataFrame) -> dict:
     return {"config_id": choice(sorted(int(c) for c in frame["config_id"].unique()))}
 
 
-def make_blackbox(frame: pd.DataFrame, max_epochs: int) -> SingleColumnTabular:
-    """A tabular blackbox over the recorded configurations (one seed: one recording each)."""
+def make_blackbox(frame: pd.DataFrame, max_epochs: int, metric: str = "validation_error",
+                  resource_attr: str = "epoch") -> SingleColumnTabular:
+    """A tabular blackbox over the recorded configurations (one seed: one recording each),
+    answering `metric` and the elapsed time at each level of `resource_attr`."""
     from syne_tune.config_space import randint
 
     ids = sorted(int(c) for c in frame["config_id"].unique())
+    objectives = [metric, ELAPSED]
     evaluations = np.stack([
-        frame[frame["config_id"] == c][OBJECTIVE_COLUMNS].to_numpy(dtype=float) for c in ids
-    ])[:, None, :, :]  # (configs, seeds, epochs, objectives)
+        frame[frame["config_id"] == c].sort_values(LEVEL)[objectives].to_numpy(dtype=float) for c in ids
+    ])[:, None, :, :]  # (configs, seeds, levels, objectives)
     return SingleColumnTabular(
         hyperparameters=pd.DataFrame({"config_id": ids}),
         configuration_space=recorded_search_space(frame),
-        fidelity_space={"epoch": randint(1, max_epochs)},
+        fidelity_space={resource_attr: randint(1, max_epochs)},
         objectives_evaluations=evaluations,
         fidelity_values=np.arange(1, max_epochs + 1),
-        objectives_names=OBJECTIVE_COLUMNS,
+        objectives_names=objectives,
         rows={config_id: row for row, config_id in enumerate(ids)},
     )
 
@@ -83,7 +84,7 @@ def make_backend(blackbox, startup_s: float, poll_s: float):
 
     backend = UserBlackboxBackend(
         blackbox=blackbox,
-        elapsed_time_attr=ELAPSED_ATTR,
+        elapsed_time_attr=ELAPSED,
         max_resource_attr=RESOURCE_BOUND,
         seed=0,
         simulator_config=SimulatorConfig(delay_start=startup_s),
@@ -94,16 +95,19 @@ def make_backend(blackbox, startup_s: float, poll_s: float):
 
 
 @functools.lru_cache(maxsize=8)
-def served_blackbox(objective_name: str, recorded: bool):
+def served_blackbox(objective_spec: str, recorded: bool):
     """The recorded configurations by id, or the surrogate over the real space: fitted once
     per process (a study runs thousands of simulations over the same table)."""
-    frame, metadata = recorded_table(objective_name)
-    max_epochs = int(metadata["max_epochs"])
-    if recorded:
-        return make_blackbox(frame, max_epochs)
-    from experiments.backends.surrogate import surrogate_blackbox
     from objectives import load_objective
+
+    objective = load_objective(objective_spec)
+    frame, metadata = recorded_table(objective.name)
+    max_epochs = int(metadata["max_epochs"])
+    metric, _, resource_attr = table_names(metadata)  # as the objective's: plan.simulation_of checks
+    if recorded:
+        return make_blackbox(frame, max_epochs, metric, resource_attr)
+    from experiments.backends.surrogate import surrogate_blackbox
     from objectives.tables import recorded_configurations
 
-    return surrogate_blackbox(frame, recorded_configurations(objective_name),
-                              load_objective(objective_name).search_space, max_epochs)
+    return surrogate_blackbox(frame, recorded_configurations(objective.name), objective.search_space,
+                              max_epochs, metric, resource_attr)

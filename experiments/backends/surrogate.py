@@ -29,31 +29,32 @@ from experiments.compat.syne_tune_blackbox import CurveBlackbox
 from syne_tune.blackbox_repository.blackbox_surrogate import BlackboxSurrogate, Columns
 from syne_tune.blackbox_repository.blackbox_tabular import BlackboxTabular
 
-ERROR, ELAPSED = "validation_error", "elapsed_s"
-OBJECTIVES = [ERROR, ELAPSED]
-FIDELITY = "epoch"
+from objectives.tables import ELAPSED, LEVEL
+
 LEARNING_RATE_NAMES = ("learning_rate", "lr")
 
 
 # -- the table as a tabular blackbox over the real hyperparameters ----------------------------------
 
 
-def make_tabular(frame: pd.DataFrame, configs: dict[int, dict], search_space: dict,
-                 max_epochs: int) -> BlackboxTabular:
-    """`frame`: complete curves, sorted by configuration and epoch; `configs`: id ->
-    hyperparameters (the table's metadata)."""
-    frame = frame.sort_values(["config_id", FIDELITY])
+def make_tabular(frame: pd.DataFrame, configs: dict[int, dict], search_space: dict, max_epochs: int,
+                 metric: str = "validation_error", resource_attr: str = "epoch") -> BlackboxTabular:
+    """`frame`: complete curves, sorted by configuration and level; `configs`: id ->
+    hyperparameters (the table's metadata). The blackbox answers `metric` and the elapsed
+    time at each level of `resource_attr` (the names the objective reports)."""
+    frame = frame.sort_values(["config_id", LEVEL])
     ids = frame["config_id"].unique()
     names = [n for n, d in search_space.items() if isinstance(d, cs.Domain)]
     hyperparameters = pd.DataFrame([{n: configs[int(i)][n] for n in names} for i in ids])
-    curves = frame[OBJECTIVES].to_numpy(float).reshape((len(ids), max_epochs, len(OBJECTIVES)))
+    objectives = [metric, ELAPSED]
+    curves = frame[objectives].to_numpy(float).reshape((len(ids), max_epochs, len(objectives)))
     return BlackboxTabular(
         hyperparameters=hyperparameters,
         configuration_space={n: search_space[n] for n in names},
-        fidelity_space={FIDELITY: cs.randint(1, max_epochs)},
-        objectives_evaluations=curves[:, None, :, :],  # (configurations, seeds, epochs, objectives)
+        fidelity_space={resource_attr: cs.randint(1, max_epochs)},
+        objectives_evaluations=curves[:, None, :, :],  # (configurations, seeds, levels, objectives)
         fidelity_values=np.arange(1, max_epochs + 1),
-        objectives_names=list(OBJECTIVES),
+        objectives_names=objectives,
     )
 
 
@@ -262,9 +263,10 @@ class FastCurveBlackbox(CurveBlackbox):
         return self._predict_row(self.features(configuration)).reshape((len(self._fidelities), -1))
 
 
-def surrogate_blackbox(frame: pd.DataFrame, configs: dict[int, dict], search_space: dict,
-                       max_epochs: int) -> FastCurveBlackbox:
-    return FastCurveBlackbox(fit_surrogate(make_tabular(frame, configs, search_space, max_epochs)))
+def surrogate_blackbox(frame: pd.DataFrame, configs: dict[int, dict], search_space: dict, max_epochs: int,
+                       metric: str = "validation_error", resource_attr: str = "epoch") -> FastCurveBlackbox:
+    return FastCurveBlackbox(fit_surrogate(make_tabular(frame, configs, search_space, max_epochs,
+                                                        metric, resource_attr)))
 
 
 def held_out_quality(frame: pd.DataFrame, configs: dict[int, dict], search_space: dict,

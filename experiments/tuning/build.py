@@ -72,7 +72,7 @@ def make_backend(plan: RunPlan, config_space: dict):
     if plan.simulated:
         from experiments.backends import simulated
 
-        blackbox = simulated.served_blackbox(plan.objective.name, recorded=plan.search_space == "recorded")
+        blackbox = simulated.served_blackbox(plan.objective_spec, recorded=plan.search_space == "recorded")
         return simulated.make_backend(blackbox, plan.simulation.startup_s, poll_s=TUNER_SLEEP_S)
     if plan.backend == "ray":
         from experiments.backends.ray_tasks import RayTrialBackend

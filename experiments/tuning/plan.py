@@ -391,8 +391,14 @@ def placement_on_ray(request: RunRequest) -> Placement:
 def simulation_of(request: RunRequest, objective: Objective) -> tuple[Simulation, int]:
     """(the recorded curves that answer the trials, the maximum resource)."""
     from experiments.backends.simulated import recorded_table
+    from objectives.tables import table_names
 
     table, table_metadata = recorded_table(objective.name)
+    metric, _, resource_attr = table_names(table_metadata)
+    if (metric, resource_attr) != (objective.metric, objective.resource_attr):
+        raise UsageError(f"the recorded table of {objective.name} holds {metric} over {resource_attr}, not "
+                         f"{objective.metric} over {objective.resource_attr}: record it again with "
+                         f"experiments/record_curves.py")
     table_epochs = int(table_metadata["max_epochs"])
     max_resource = request.max_resource or table_epochs
     if max_resource > table_epochs:
