@@ -1,8 +1,8 @@
 """Record full learning curves of an objective once, for simulated replay.
 
     python experiments/record_curves.py --objective fashion_mnist_lenet --configs 128 --workers 2
-    python experiments/record_curves.py --entry-point train.py --config-space space.py:config_space \
-        --metric accuracy --mode max --max-resource-attr epochs       # Syne Tune code, as tuned
+    python experiments/record_curves.py --entry-point train.py --config-space space.py:config_space
+        --metric accuracy --mode max --max-resource-attr epochs     (Syne Tune code: the tuning flags)
 
 Trains N configurations, a fixed space-filling sample of the objective's search space (scrambled
 Sobol points, seeded), to the maximum resource (the image classifiers on real data), W at a time
@@ -10,7 +10,8 @@ Sobol points, seeded), to the maximum resource (the image classifiers on real da
 objective's metric and the measured training time (the classifiers' validation and training loss
 too). Settings, machine and versions go into the table's metadata (a JSON file beside it). An
 existing table is extended: configurations already recorded are skipped, so an interrupted
-recording continues where it stopped"""
+recording continues where it stopped.
+"""
 
 from __future__ import annotations
 
