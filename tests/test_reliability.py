@@ -139,12 +139,13 @@ def launcher_tree(pid: int) -> list[int]:
     return [p.pid for p in psutil.Process(pid).children(recursive=True)]
 
 
-def start_and_interrupt(tmp_path, script, max_results, sig, after_trial=1):
-    """Start a launcher, wait until trial `after_trial` has reported, send `sig`.
+def start_and_interrupt(tmp_path, script, max_results, sig, after_trial=1, objective_flags=("--smoke",)):
+    """Start a launcher on `objective_flags` (synthetic FashionMNIST by default), wait until trial
+    `after_trial` has reported, send `sig`.
 
     Returns (process, its output, the pids of its descendants before the signal)."""
     process = subprocess.Popen(
-        [sys.executable, f"experiments/{script}", "--method", LAUNCHER_METHODS[script][0], "--smoke",
+        [sys.executable, f"experiments/{script}", "--method", LAUNCHER_METHODS[script][0], *objective_flags,
          "--workers", "2", "--max-results", str(max_results), "--grace-period", "1", "--results-dir", str(tmp_path)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )

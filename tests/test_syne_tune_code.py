@@ -178,3 +178,20 @@ def test_a_script_is_recorded_and_replayed_in_simulation(tmp_path, monkeypatch):
     recorded = {(int(e), round(v, 6)) for e, v in zip(table["epoch"], table["mean_loss"])}
     replayed = {(int(e), round(v, 6)) for e, v in zip(results["epoch"], results["mean_loss"])}
     assert replayed <= recorded, replayed - recorded
+
+
+def test_an_interrupted_script_run_resumes_without_training_an_epoch_twice(tmp_path):
+    import signal
+
+    from tests.test_reliability import start_and_interrupt
+
+    process, (_, err), _ = start_and_interrupt(tmp_path, "run_sync_sh.py", 40, signal.SIGINT, after_trial=2,
+                                               objective_flags=script_flags())
+    assert process.returncode == 130, err[-3000:]
+    experiment = next(p for p in tmp_path.iterdir() if p.is_dir())
+    before = len(results_of(experiment))
+    launch(SYNC_METHODS, "test", ["--resume", experiment.name, "--results-dir", str(tmp_path)])
+    results = results_of(experiment)
+    assert before < 40 <= len(results)
+    assert read_metadata(experiment)["resumed"] == 1
+    assert_no_epoch_trained_twice(experiment, results)
