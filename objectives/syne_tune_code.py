@@ -87,6 +87,17 @@ def is_code_spec(spec: str) -> bool:
     return spec.lstrip().startswith("{")
 
 
+def code_folders(spec: str) -> list[Path]:
+    """The folders holding the files of Syne Tune code (its script's, its config space's, its
+    tune function's, each given as a path), which a machine without them must receive; none for
+    other objectives, nor for code named by module (importable on every machine, as the suite)."""
+    if not is_code_spec(spec):
+        return []
+    code = SyneTuneCode.from_spec(spec)
+    files = [code.entry_point] + [where.rpartition(":")[0] for where in (code.config_space, code.function or "")]
+    return sorted({Path(f).parent for f in files if f and f.endswith(".py")})
+
+
 def objective_name(target: str) -> str:
     """A name for experiment names: the script's or the function's, in the characters they allow."""
     stem = target.rpartition(":")[2] if target.rpartition(":")[0] else Path(target).stem

@@ -4,7 +4,8 @@ head, `ray start --address HEAD:6379` on the other machine, token authentication
 
 The tuner runs on the head machine, as a user runs it. The other machine lacks the tuner's
 data: its Ray processes see an empty folder in place of the data cache ($HPO_CACHE_DIR), so
-its trials can only train after receiving the decoded data set through Ray's object store.
+its trials can only train after receiving the decoded data set through Ray's object store. It
+lacks a Syne Tune script's folder too, which reaches it the same way.
 
 Needs root (network and mount namespaces), Ray, and Debian's FashionMNIST; skipped otherwise.
 """
@@ -12,6 +13,7 @@ Needs root (network and mount namespaces), Ray, and Debian's FashionMNIST; skipp
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -74,7 +76,11 @@ def test_asha_on_two_machines_ships_the_data_to_the_one_lacking_it(two_machines_
     # fashion_mnist_lenet --data-dir ...` does; the launcher then finds it cached)
     cached = Path(data.prepare_fashion_mnist(str(source), download=False))
 
-    cluster = netns_cluster.TwoMachines(private_dirs={cache: b_cache})
+    # a Syne Tune script's folder, on the tuner's machine only
+    project, b_project = tmp_path / "project", tmp_path / "project-seen-by-B"
+    shutil.copytree(REPO / "tests" / "syne_tune_code", project, ignore=shutil.ignore_patterns("__pycache__"))
+
+    cluster = netns_cluster.TwoMachines(private_dirs={cache: b_cache, project: b_project})
     with cluster:
         head, worker = cluster.head, cluster.worker
         node_ids = {cluster.node_id(head): "A", cluster.node_id(worker): "B"}
@@ -100,6 +106,21 @@ def test_asha_on_two_machines_ships_the_data_to_the_one_lacking_it(two_machines_
         assert (b_cache / cached.name).read_bytes() == cached.read_bytes()
         assert cluster.run_in_view_of(worker, ["ls", "-A", str(cache)]).split() == [cached.name]
 
+        # The script's folder reaches machine B the same way, and its trials run there too.
+        code_run = cluster.run_in(head, [
+            cluster.python, "experiments/run_asha.py", "--method", "asha", "--backend", "ray",
+            "--ray-address", cluster.address, "--checkpoint-dir", str(shared),
+            "--entry-point", str(project / "train_script.py"), "--config-space", f"{project / 'spaces.py'}:config_space",
+            "--metric", "mean_loss", "--max-resource-attr", "steps", "--grace-period", "1",
+            "--max-results", "24", "--results-dir", str(tmp_path / "code-results"),
+        ], timeout=600, cwd=REPO)
+        assert code_run.returncode == 0, f"stdout:\n{code_run.stdout[-3000:]}\nstderr:\n{code_run.stderr[-3000:]}"
+        seen_by_b = set(cluster.run_in_view_of(worker, ["ls", "-A", str(project)]).split()) - {"__pycache__"}
+        assert seen_by_b == {"spaces.py", "train_script.py", "tune_function.py"}  # no staging folder left
+        assert (b_project / "train_script.py").read_bytes() == (project / "train_script.py").read_bytes()
+        [code_experiment] = list((tmp_path / "code-results").iterdir())
+        code_nodes = set(read_metadata(code_experiment)["trial_nodes"].values())
+
         # Every port reachable from the other machine is one docs/ray.md tells to open.
         for machine, is_head in ((head, True), (worker, False)):
             for addr, port, process in netns_cluster.listening_ports(machine.netns):
@@ -111,6 +132,7 @@ def test_asha_on_two_machines_ships_the_data_to_the_one_lacking_it(two_machines_
     assert metadata["trial_backend"] == "ray" and metadata["ray_cluster"]["nodes"] == 2
     trial_nodes = metadata["trial_nodes"]
     assert set(trial_nodes.values()) == set(node_ids), "trials did not run on both machines"
+    assert code_nodes == set(node_ids), "the script's trials did not run on both machines"
     # every trial that trained an epoch left its checkpoint in the shared folder, on both
     # machines (a trial started just before the end may have none)
     assert (experiment / "results.csv.zip").exists(), "no trial reported"

@@ -20,8 +20,10 @@ from __future__ import annotations
 import importlib
 import io
 import os
+import shutil
 import time
 import traceback
+import zipfile
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,7 @@ from experiments.backends.ray_cluster import ClusterInfo, TrialResources, connec
 from experiments.backends.trial_folders import EndedTrial, prepare_trial_folder, without_live_trials
 from experiments.compat.syne_tune import ProcessHooks
 from objectives.data import SMOKE
+from objectives.syne_tune_code import code_folders
 from objectives.trial import TRIAL_SETTINGS_ENV, TrialSettings
 
 # How often (seconds) the live nodes are looked up again to find trials that cannot be placed.
@@ -115,11 +118,66 @@ def ensure_data_file(data_file: str, data_box: list) -> None:
     os.replace(partial, path)  # atomic: trials starting at once on this node see all or nothing
 
 
+# Syne Tune code larger than this is not shipped (the trials fail, naming the folder): keep
+# data sets out of the code's folder, or give every machine the folder at the same path.
+MAX_SHIPPED_CODE_BYTES = 64 * 2**20
+
+
+def zipped_folder(folder: Path) -> tuple[list[str], bytes]:
+    """The files below `folder` (caches and hidden entries left out): their relative paths, and
+    the files as a zip archive."""
+    buffer, names = io.BytesIO(), []
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            parts = path.relative_to(folder).parts
+            if path.is_file() and not any(p.startswith(".") or p == "__pycache__" for p in parts):
+                names.append(Path(*parts).as_posix())
+                archive.write(path, names[-1])
+    if buffer.tell() > MAX_SHIPPED_CODE_BYTES:
+        raise ValueError(f"{folder} holds {buffer.tell() / 2**20:.0f} MiB: too much to ship to every machine "
+                         f"(at most {MAX_SHIPPED_CODE_BYTES / 2**20:.0f} MiB); keep data sets out of the "
+                         f"code's folder, or give every machine the folder at this path")
+    return names, buffer.getvalue()
+
+
+def ship_code(settings: TrialSettings | None, cluster: ClusterInfo) -> list:
+    """[(folder, its files' relative paths, a reference to them in Ray's object store)] for
+    Syne Tune code given by path, when some node runs on another machine (and may lack the
+    folder), else []: see `ensure_code_folders`."""
+    import ray
+
+    if settings is None or not cluster.beyond_this_machine:
+        return []
+    shipped = []
+    for folder in code_folders(settings.objective):
+        names, archive = zipped_folder(folder)
+        shipped.append((str(folder), names, ray.put(archive)))
+    return shipped
+
+
+def ensure_code_folders(code_box: list) -> None:
+    """Write the files of the code's folders that this node lacks, at the same paths (a file
+    that is there is left as it is: the machine's own copy)."""
+    import ray
+
+    for folder, names, ref in code_box:
+        missing = [name for name in names if not (Path(folder) / name).exists()]
+        if not missing:
+            continue
+        staging = Path(folder) / f".shipped-{os.getpid()}"  # hidden: never shipped on
+        with zipfile.ZipFile(io.BytesIO(ray.get(ref))) as archive:
+            archive.extractall(staging, members=missing)
+        for name in missing:  # each file atomically: trials starting at once see all or nothing
+            (Path(folder) / name).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging / name, Path(folder) / name)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def run_trial_task(function: str, kwargs: dict, settings: str | None, data_file: str | None,
-                   trial_id: int, attempt: int, outputs, data_box: list) -> None:
+                   trial_id: int, attempt: int, outputs, data_box: list, code_box: list) -> None:
     """Body of the Ray task that runs one trial (`settings`: TrialSettings as JSON, or None
     for a function that needs none; `data_file`: the data set's file, which this node may
-    lack)."""
+    lack, as it may lack the folders of Syne Tune code)."""
     import ray
 
     outputs.add.remote(trial_id, attempt, "node", ray.get_runtime_context().get_node_id())
@@ -132,6 +190,7 @@ def run_trial_task(function: str, kwargs: dict, settings: str | None, data_file:
                     os.environ[TRIAL_SETTINGS_ENV] = settings  # this worker's next trial may differ
                 if data_file is not None:
                     ensure_data_file(data_file, data_box)
+                ensure_code_folders(code_box)
                 module, name = function.rsplit(":", 1)
                 getattr(importlib.import_module(module), name)(**kwargs)
             except KeyboardInterrupt:  # stopped or paused by the scheduler: not an error
@@ -200,6 +259,7 @@ class _Connection:
     outputs: Any  # the TrialOutputs actor
     task: Any  # run_trial_task as a Ray remote function
     data_box: list
+    code_box: list
     last_placement_check: float = 0.0
 
 
@@ -243,6 +303,7 @@ class RayTrialBackend(ProcessHooks, PythonBackend):
                 # Syne Tune decides about failed trials; Ray must not rerun them on its own
                 task=ray.remote(max_retries=0)(run_trial_task),
                 data_box=ship_data(self.data_file, cluster),
+                code_box=ship_code(self.settings, cluster),
             )
         return self._connection
 
@@ -258,7 +319,8 @@ class RayTrialBackend(ProcessHooks, PythonBackend):
         ref = connection.task.options(
             num_cpus=self.resources.cpus, num_gpus=self.resources.gpus, name=f"trial-{trial_id}"
         ).remote(self.function_path, kwargs, self.settings.to_env() if self.settings else None,
-                 self.data_file, trial_id, self.attempts, connection.outputs, connection.data_box)
+                 self.data_file, trial_id, self.attempts, connection.outputs, connection.data_box,
+                 connection.code_box)
         self.trial_subprocess[trial_id] = RayTrial(ref, self.attempts)
 
     def end_trial_process(self, trial_id: int) -> None:

@@ -18,6 +18,7 @@ class RayTuneTrialFiles:
     checkpoint_root: str | None  # a folder every node shares, or None: the experiment folder
     data_file: str | None  # the data set's file, which this node may lack; None: nothing to copy
     data_box: list  # what ship_data returned: the file's copy in Ray's object store, or nothing
+    code_box: list  # what ship_code returned: the folders of Syne Tune code given by path, or nothing
 
 
 def trial_number(ray_trial_id: str) -> int:
@@ -32,13 +33,14 @@ def train_trial(config: dict, settings: TrialSettings, files: RayTuneTrialFiles)
     from ray import tune
 
     from analysis.experiment_folder import checkpoint_folder
-    from experiments.backends.ray_tasks import ensure_data_file
+    from experiments.backends.ray_tasks import ensure_code_folders, ensure_data_file
     from objectives.trial import run_trial
 
     trial_id = trial_number(tune.get_context().get_trial_id())
     node_id = ray.get_runtime_context().get_node_id()
     if files.data_file is not None:
         ensure_data_file(files.data_file, files.data_box)
+    ensure_code_folders(files.code_box)
 
     def report(**metrics):
         tune.report({**metrics, "node_id": node_id})

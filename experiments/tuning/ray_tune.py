@@ -252,13 +252,14 @@ def ray_tune_space(plan: RunPlan) -> dict:
 def trial_files(plan: RunPlan, experiment_dir: Path, settings: TrialSettings) -> RayTuneTrialFiles:
     """Where the trials write checkpoints and find the data set (shipped through Ray's object
     store where some node may lack it)."""
-    from experiments.backends.ray_tasks import data_file_of, ship_data
+    from experiments.backends.ray_tasks import data_file_of, ship_code, ship_data
 
     data_file = data_file_of(settings)
     return RayTuneTrialFiles(
         experiment_dir=str(experiment_dir),
         checkpoint_root=str(plan.checkpoint_root) if plan.checkpoint_root else None,
-        data_file=data_file, data_box=ship_data(data_file, plan.cluster))
+        data_file=data_file, data_box=ship_data(data_file, plan.cluster),
+        code_box=ship_code(settings, plan.cluster))
 
 
 def build_ray_tuner(plan: RunPlan, experiment_dir: Path, recorder):
