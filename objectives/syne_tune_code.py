@@ -212,7 +212,7 @@ class ReportRelay:
             if isinstance(level, (int, float)) and level > self.run.max_resource:
                 self.on_overrun()
                 raise CodeFailed(
-                    f"{self.code.target} reported {self.code.resource_attr} {level:g} after being passed "
+                    f"{Path(self.code.target).name} reported {self.code.resource_attr} {level:g} after being passed "
                     f"--{self.code.max_resource_attr} {self.run.max_resource}: it must stop training there "
                     f"(synchronous SH ends a run at its rung through that argument)")
             self.reports += 1
