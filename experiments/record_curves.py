@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import platform
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,9 +55,10 @@ def train_one(objective_spec: str, config_id: int, config: dict, data_file: str 
     objective = load_objective(objective_spec)
     reports = []
     started = time.perf_counter()
-    objective.train(config, TrialRun(
-        report=lambda **metrics: reports.append((time.perf_counter(), metrics)), max_resource=max_epochs,
-        checkpoint_dir=None, data=data_file, threads=threads, seed=0))
+    with tempfile.TemporaryDirectory(prefix="record-checkpoints-") as checkpoints:  # as a trial has
+        objective.train(config, TrialRun(
+            report=lambda **metrics: reports.append((time.perf_counter(), metrics)), max_resource=max_epochs,
+            checkpoint_dir=checkpoints, data=data_file, threads=threads, seed=0))
     elapsed, previous = 0.0, started
     rows = []
     for at, report in reports:
@@ -75,8 +77,13 @@ def train_one(objective_spec: str, config_id: int, config: dict, data_file: str 
     return rows
 
 
-def _train_task(task):
-    return task[1], train_one(*task)
+def _train_task(task) -> tuple[int, list[dict], str | None]:
+    """(config id, its rows, why it failed or None): a failing configuration is not recorded,
+    and the others go on."""
+    try:
+        return task[1], train_one(*task), None
+    except Exception as e:  # noqa: BLE001 - the user's code may raise anything; named, then skipped
+        return task[1], [], f"{type(e).__name__}: {e}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,6 +121,28 @@ def table_to_extend(table: Path, objective, max_epochs: int) -> tuple[pd.DataFra
     return frame, metadata
 
 
+def table_metadata(objective, objective_spec: str, max_epochs: int, workers: int, threads: int,
+                   configs: list[dict], done: set, smoke: bool, data_file: str | None, recorded_s: float) -> dict:
+    """What a table says about itself: the objective and its names, how and where it was recorded."""
+    import syne_tune
+    import torch
+
+    return {
+        "objective": objective.name, "objective_spec": objective_spec, "metric": objective.metric,
+        "mode": objective.mode, "resource_attr": objective.resource_attr,
+        "max_epochs": max_epochs, "workers": workers,
+        "threads_per_trial": threads, "sample": f"scrambled Sobol, seed {SAMPLE_SEED}",
+        "search_space": {k: str(v) for k, v in objective.search_space.items()},
+        "configs": {str(i): c for i, c in enumerate(configs) if i in done},
+        "smoke": smoke, "data_file": data_file,
+        "machine": {"cpus": cpus_available(), "platform": platform.platform(),
+                    "processor": platform.processor()},
+        "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                     "syne_tune": syne_tune.__version__},
+        "recorded_s": recorded_s,  # training time of all sessions
+    }
+
+
 def record(objective_spec: str, n_configs: int, workers: int, max_epochs: int | None,
            table: Path | None, data_dir: str | None, smoke: bool) -> Path:
     """Record (or extend) the table; returns its path."""
@@ -126,28 +155,13 @@ def record(objective_spec: str, n_configs: int, workers: int, max_epochs: int | 
     data_file = objective.prepare_data(data_dir, smoke) if objective.has_data else None
     table = table or table_path(objective.name)
     frame, metadata = table_to_extend(table, objective, max_epochs)
-    names = {"metric": objective.metric, "mode": objective.mode, "resource_attr": objective.resource_attr}
     configs = sample_configs(objective.search_space, n_configs)
     frame = complete_curves(frame, max_epochs)  # drop half-recorded configurations
     done = set(frame["config_id"].unique())
     todo = [(i, c) for i, c in enumerate(configs) if i not in done]
     threads = max(1, cpus_available() // workers)
-    import syne_tune
-    import torch
-
-    metadata = {
-        "objective": objective.name, "objective_spec": objective_spec, **names,
-        "max_epochs": max_epochs, "workers": workers,
-        "threads_per_trial": threads, "sample": f"scrambled Sobol, seed {SAMPLE_SEED}",
-        "search_space": {k: str(v) for k, v in objective.search_space.items()},
-        "configs": {str(i): c for i, c in enumerate(configs) if i in done},
-        "smoke": smoke, "data_file": data_file,
-        "machine": {"cpus": cpus_available(), "platform": platform.platform(),
-                    "processor": platform.processor()},
-        "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                     "syne_tune": syne_tune.__version__},
-        "recorded_s": metadata.get("recorded_s", 0.0),  # training time of all sessions
-    }
+    metadata = table_metadata(objective, objective_spec, max_epochs, workers, threads, configs, done, smoke,
+                              data_file, metadata.get("recorded_s", 0.0))
     recorded_before = metadata["recorded_s"]
     print(f"{table}: {len(done)} of {n_configs} configurations recorded; "
           f"training {len(todo)} with {workers} worker(s), {threads} thread(s) each", flush=True)
@@ -156,10 +170,13 @@ def record(objective_spec: str, n_configs: int, workers: int, max_epochs: int | 
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["experiments.backends.warm_preload"])
     tasks = [(objective_spec, i, c, data_file, max_epochs, threads) for i, c in todo]
+    failures = []
     with preload_request(objective_spec, data_file), context.Pool(workers, maxtasksperchild=1) as pool:
-        for n, (config_id, rows) in enumerate(pool.imap_unordered(_train_task, tasks), start=1):
+        for n, (config_id, rows, failed) in enumerate(pool.imap_unordered(_train_task, tasks), start=1):
             if not rows:
-                print(f"config {config_id} reported nothing: not recorded", flush=True)
+                failures.append(failed)
+                print(f"config {config_id} {failed or 'reported nothing'}: not recorded (a later recording tries "
+                      f"it again)", flush=True)
                 continue
             frame = pd.concat([frame, pd.DataFrame(rows)], ignore_index=True)
             metadata["configs"][str(config_id)] = configs[config_id]
@@ -170,6 +187,8 @@ def record(objective_spec: str, n_configs: int, workers: int, max_epochs: int | 
             print(f"[{spent:7.0f}s] {len(done) + n}/{n_configs} recorded (config {config_id}: "
                   f"final {objective.metric} {rows[-1][objective.metric]:.4g}); ETA {eta / 60:.1f} min",
                   flush=True)
+    if todo and len(failures) == len(todo):
+        raise UsageError(f"no configuration was recorded: {failures[0] or 'none reported anything'}")
     print(f"table written: {table} ({len(frame)} rows)")
     return table
 

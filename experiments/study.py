@@ -3,6 +3,8 @@
     python experiments/study.py                              # the default study (~40 min on 2 cores)
     python experiments/study.py --seeds 10 --model-seeds 5 --workers 2,4   # a quick look
     python experiments/study.py --analyse-only               # tables and figures again
+    python experiments/study.py --objective my_objective.py:objective --target 0.9 --workers 2,4
+                                                             # your own, recorded with record_curves.py
 
 Each benchmark x worker count is one comparison (STUDY-BENCHMARK-wW) of every method, the
 peers (Optuna's, SMAC3's, DEHB's) included, on the same paired seeds, at grace period 2 and
@@ -13,6 +15,11 @@ Syne Tune's best method), study.csv (numbers), study.json, study-BENCHMARK.png (
 fraction at target over simulated time, a column per worker count), sweep.md/.csv and
 costs.csv (what each method cost to simulate). Runs already in --results-dir are kept: an
 interrupted study continues where it stopped.
+
+With --objective or --entry-point (and the other flags of Syne Tune code), the study runs on that
+objective's recorded curves instead (`experiments/record_curves.py` with the same flags records
+them), over --max-wallclock-time simulated seconds per run, towards --target (default: the
+comparison's own, see `analysis.compare`); the sweep runs on it too.
 """
 
 from __future__ import annotations
@@ -22,18 +29,24 @@ import time
 from pathlib import Path
 
 from analysis.figure_files import check_output_folder
-from experiments.tuning.flags import add_many_runs_flags, comma_list
+from experiments.tuning.flags import add_many_runs_flags, add_objective_flags, comma_list, objective_spec
 from experiments.tuning.parallel import default_jobs
-from experiments.tuning.study import (BENCHMARKS, STUDY_METHODS, STUDY_RESULTS_DIR, SWEEP_METHODS, StudyRequest,
-                                      check_study, run_study, write_report)
+from experiments.tuning.study import (BENCHMARKS, OWN_BUDGET_S, STUDY_METHODS, STUDY_RESULTS_DIR, SWEEP_METHODS,
+                                      StudyRequest, check_study, own_benchmark, run_study, write_report)
 from objectives.usage import UsageError, run_command
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--study-name", default="study", help="names the comparisons (default %(default)s)")
-    parser.add_argument("--benchmarks", default=",".join(BENCHMARKS),
-                        help="recorded benchmarks (default %(default)s)")
+    parser.add_argument("--benchmarks", default=None,
+                        help=f"recorded benchmarks (default {','.join(BENCHMARKS)})")
+    add_objective_flags(parser, default=None, default_help="the built-in benchmarks")
+    own = parser.add_argument_group("your own objective", "with --objective or --entry-point")
+    own.add_argument("--max-wallclock-time", type=float, default=None, metavar="SECONDS",
+                     help=f"simulated seconds per run (default {OWN_BUDGET_S:g})")
+    own.add_argument("--target", type=float, default=None,
+                     help="the metric value a run aims at (default: each comparison's own)")
     parser.add_argument("--methods", default=",".join(STUDY_METHODS),
                         help="methods (default: all but Ray Tune's, the peers included)")
     parser.add_argument("--workers", default="1,2,4,8", help="worker counts (default %(default)s)")
@@ -51,9 +64,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def benchmarks_from(args) -> tuple:
+    """The built-in benchmarks named by --benchmarks, or the objective the other flags name."""
+    spec = objective_spec(args)
+    if spec is not None and args.benchmarks is not None:
+        raise UsageError("--benchmarks and --objective/--entry-point: give built-in benchmarks or your own "
+                         "objective, not both")
+    if spec is not None and spec not in BENCHMARKS:
+        return (own_benchmark(spec, args.max_wallclock_time, args.target),)
+    if args.target is not None or args.max_wallclock_time is not None:
+        raise UsageError("--target and --max-wallclock-time are for your own objective (--objective or "
+                         "--entry-point); the built-in benchmarks have theirs (docs/results.md)")
+    names = comma_list("--benchmarks", spec or args.benchmarks or ",".join(BENCHMARKS))
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        raise UsageError(f"--benchmarks {','.join(names)}: unknown {', '.join(unknown)}; "
+                         f"choose from {', '.join(BENCHMARKS)}")
+    return tuple(BENCHMARKS[name] for name in names)
+
+
 def request_from(args) -> StudyRequest:
     request = StudyRequest(
-        name=args.study_name, benchmarks=comma_list("--benchmarks", args.benchmarks),
+        name=args.study_name, benchmarks=benchmarks_from(args),
         methods=comma_list("--methods", args.methods), workers=comma_list("--workers", args.workers, int),
         seeds=args.seeds, model_seeds=args.model_seeds,
         sweep_methods=() if args.sweep_methods == "none" else comma_list("--sweep-methods", args.sweep_methods),

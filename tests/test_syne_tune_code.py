@@ -116,6 +116,17 @@ BAD_CODE = [
 ]
 
 
+def test_a_study_of_code_not_yet_recorded_says_how_to_record_it(tmp_path, monkeypatch, capsys):
+    from experiments.study import main as study
+
+    monkeypatch.setenv("HPO_TABLES_DIR", str(tmp_path / "tables"))
+    with pytest.raises(SystemExit) as failed:
+        study([*script_flags(), "--results-dir", str(tmp_path / "study"), "--output-dir", str(tmp_path / "report")])
+    err = capsys.readouterr().err
+    assert failed.value.code == 2 and "no recorded curves of train_script" in err and "record_curves.py" in err, err
+    assert not (tmp_path / "study").exists() and not (tmp_path / "report").exists()
+
+
 @pytest.mark.parametrize("flags, named", BAD_CODE)
 def test_bad_code_input_is_one_line_and_exit_2_before_anything_starts(tmp_path, capsys, flags, named):
     with pytest.raises(SystemExit) as failed:
@@ -179,6 +190,18 @@ def test_a_script_is_recorded_and_replayed_in_simulation(tmp_path, monkeypatch):
     replayed = {(int(e), round(v, 6)) for e, v in zip(results["epoch"], results["mean_loss"])}
     assert replayed <= recorded, replayed - recorded
 
+    # the study runs on it as on a built-in benchmark: a comparison per worker count, its report
+    from experiments.study import main as study
+
+    study([*script_flags(), "--workers", "2", "--seeds", "2", "--methods", "asha,sync_sh", "--sweep-methods", "none",
+           "--max-wallclock-time", "20", "--jobs", "1", "--results-dir", str(tmp_path / "study"),
+           "--output-dir", str(tmp_path / "report")])
+    runs = sorted(p.name for p in (tmp_path / "study").iterdir())
+    assert runs == [f"study-train_script-w2-{m}-s{s}" for m in ("asha", "sync_sh") for s in (0, 1)], runs
+    report = (tmp_path / "report" / "study.md").read_text()
+    assert "### train_script: target mean_loss" in report and "sync_sh" in report
+    assert (tmp_path / "report" / "study-train_script.png").stat().st_size > 10_000
+
 
 def test_an_interrupted_script_run_resumes_without_training_an_epoch_twice(tmp_path):
     import signal
@@ -195,3 +218,15 @@ def test_an_interrupted_script_run_resumes_without_training_an_epoch_twice(tmp_p
     assert before < 40 <= len(results)
     assert read_metadata(experiment)["resumed"] == 1
     assert_no_epoch_trained_twice(experiment, results)
+
+
+def test_recording_names_a_failing_configuration_and_fails_when_none_is_recorded(tmp_path, monkeypatch, capsys):
+    from experiments.record_curves import main as record_curves
+
+    monkeypatch.setenv("HPO_TABLES_DIR", str(tmp_path / "tables"))
+    with pytest.raises(SystemExit) as failed:
+        record_curves([*script_flags("failing"), "--configs", "2", "--workers", "2"])
+    captured = capsys.readouterr()
+    assert failed.value.code == 2
+    assert captured.out.count("train_script.py exited 1: loss diverged at epoch 2: not recorded") == 2, captured.out
+    assert "no configuration was recorded: CodeFailed: train_script.py exited 1" in captured.err, captured.err

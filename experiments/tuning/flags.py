@@ -45,14 +45,18 @@ def add_limit_flags(parser: argparse.ArgumentParser) -> None:
                              "resource, stopped by the scheduler, or failed)")
 
 
-def add_objective_flags(parser: argparse.ArgumentParser) -> None:
+DEFAULT_OBJECTIVE = "fashion_mnist_lenet"
+
+
+def add_objective_flags(parser: argparse.ArgumentParser, default: str | None = DEFAULT_OBJECTIVE,
+                        default_help: str = "%(default)s") -> None:
     """What to tune: an objective of the suite, or Syne Tune code as it is (a training script or
     a tune function, with its config space and the names Syne Tune's schedulers are given)."""
-    parser.add_argument("--objective", default="fashion_mnist_lenet",
+    parser.add_argument("--objective", default=default,
                         help=f"what to tune: {', '.join(BUILTIN_OBJECTIVES)}, or your own as "
                              f"package.module:attribute or file.py:attribute: an Objective, a function "
                              f"returning one, or, with --config-space, a Syne Tune tune function "
-                             f"(default %(default)s)")
+                             f"(default {default_help})")
     code = parser.add_argument_group(
         "Syne Tune code", "a training script (--entry-point) or a tune function (--objective "
         "FILE.py:function), run as Syne Tune's LocalBackend and PythonBackend run them")
@@ -90,10 +94,11 @@ def objective_spec(args: argparse.Namespace) -> str:
         return args.objective
     if args.config_space is None:
         raise UsageError("--entry-point: give the script's config space with --config-space FILE.py:NAME")
-    if args.entry_point is not None and args.objective != "fashion_mnist_lenet":
+    if args.entry_point is not None and args.objective not in (None, DEFAULT_OBJECTIVE):
         raise UsageError(f"--entry-point and --objective {args.objective}: give a script or an "
                          f"objective, not both")
-    if args.entry_point is None and (args.objective in BUILTIN_OBJECTIVES or ":" not in args.objective):
+    if args.entry_point is None and (args.objective is None or args.objective in BUILTIN_OBJECTIVES
+                                     or ":" not in args.objective):
         raise UsageError("--config-space: give the Syne Tune code it belongs to, a script as "
                          "--entry-point SCRIPT.py or a tune function as --objective FILE.py:function")
     if "max_resource_attr" not in names:

@@ -1,6 +1,7 @@
 """The scheduler study: every method x worker count x paired seeds on each recorded benchmark,
 simulated, the peers (Optuna's, SMAC3's and DEHB's methods) included, plus a sweep of the
-settings of ASHA and the quickest methods.
+settings of ASHA and the quickest methods. The benchmarks are the built-in objectives' recorded
+curves, or those of a user's own objective (`experiments/record_curves.py`).
 
 Each (benchmark, worker count) is one comparison, STUDY-BENCHMARK-wW, whose runs are ordinary
 simulated experiments (COMPARISON-METHOD-sSEED), so every analysis command reads them. Methods
@@ -35,10 +36,15 @@ from objectives.usage import UsageError
 class Benchmark:
     """A recorded benchmark as the study runs it."""
 
-    objective: str
+    objective: str  # a built-in objective's name, or the --objective text of a user's recorded one
     budget_s: float  # simulated seconds per run
-    target: float  # the validation error a run aims at
+    target: float | None  # the metric value a run aims at; None: analysis.compare's default
     why: str  # where the target comes from
+    name: str = ""  # in the comparisons' names (STUDY-NAME-wW); the objective's, where not given
+
+    @property
+    def label(self) -> str:
+        return self.name or self.objective
 
 
 BENCHMARKS = {
@@ -51,6 +57,21 @@ BENCHMARKS = {
         "as for LeNet, an error only 4 recorded configurations reach (of 64) by their last "
         "epoch; 10 minutes, in which one worker trains about 40 of its 14-second epochs"),
 }
+# the simulated seconds per run of a user's recorded objective, unless told
+OWN_BUDGET_S = 720.0
+
+
+def own_benchmark(spec: str, budget_s: float | None, target: float | None) -> Benchmark:
+    """A user's objective (its --objective text) as a benchmark: its recorded curves must exist."""
+    from objectives import load_objective
+    from objectives.tables import table_path
+
+    name = load_objective(spec).name
+    if not table_path(name).exists():
+        raise UsageError(f"no recorded curves of {name} at {table_path(name)}: record them first with "
+                         f"experiments/record_curves.py and the same objective flags")
+    why = "given with --target" if target is not None else "analysis.compare's default (none given)"
+    return Benchmark(spec, budget_s or OWN_BUDGET_S, target, why, name=name)
 
 # every method the simulator can run (Ray Tune's scheduler needs Ray's own runner), the other
 # libraries' (peers) included
@@ -72,7 +93,7 @@ SWEEP_METHODS = ("asha", "asha_gp", "optuna_tpe_sha", "optuna_tpe_hyperband")
 @dataclass(frozen=True)
 class StudyRequest:
     name: str = "study"
-    benchmarks: tuple[str, ...] = tuple(BENCHMARKS)
+    benchmarks: tuple[Benchmark, ...] = tuple(BENCHMARKS.values())
     methods: tuple[str, ...] = STUDY_METHODS
     workers: tuple[int, ...] = (1, 2, 4, 8)
     seeds: int = 50
@@ -97,10 +118,8 @@ def check_study(request: StudyRequest) -> None:
     if RAY_TUNE_ASHA in request.methods + request.sweep_methods:
         raise UsageError(f"--methods {RAY_TUNE_ASHA}: Ray Tune's scheduler runs on Ray, not in the "
                          "simulator; leave it out of a study")
-    unknown = [b for b in request.benchmarks if b not in BENCHMARKS]
-    if unknown or not request.benchmarks:
-        raise UsageError(f"--benchmarks {','.join(request.benchmarks)}: unknown {', '.join(unknown) or 'none'}; "
-                         f"choose from {', '.join(BENCHMARKS)}")
+    if not request.benchmarks:
+        raise UsageError(f"--benchmarks: none given; choose from {', '.join(BENCHMARKS)}")
     if not request.workers or min(request.workers) < 1:
         raise UsageError("--workers: give positive integers, e.g. 1,2,4,8")
     if request.seeds < 1 or request.model_seeds < 1:
@@ -114,9 +133,10 @@ def _requests(comparison: str, benchmark: Benchmark, workers: int, methods, seed
     base = RunRequest(objective=benchmark.objective, backend="simulated", workers=workers,
                       budget_s=benchmark.budget_s, results_dir=results_dir, default_first=False, **settings)
     requests = []
+    target = {} if benchmark.target is None else {folder.TARGET: benchmark.target}
     for method in methods:
         for run in run_requests(ComparisonRequest(run=base, methods=(method,), seeds=seeds_for(method)), comparison):
-            requests.append(run.replace(tags={**run.tags, folder.TARGET: benchmark.target}))
+            requests.append(run.replace(tags={**run.tags, **target}))
     return requests
 
 
@@ -124,9 +144,9 @@ def study_requests(request: StudyRequest) -> list[RunRequest]:
     """Every run of the study, the costly ones first (model-based, most workers): a pool that
     ends on cheap runs finishes them together."""
     runs = []
-    for name in request.benchmarks:
+    for benchmark in request.benchmarks:
         for workers in request.workers:
-            runs += _requests(comparison_name(request.name, name, workers), BENCHMARKS[name], workers,
+            runs += _requests(comparison_name(request.name, benchmark.label, workers), benchmark, workers,
                               request.methods, lambda m: seeds_of(request, m), request.results_dir,
                               grace_period=request.grace_period, reduction_factor=request.reduction_factor)
     return sorted(runs, key=lambda r: (not METHODS[r.method].model_based, -(r.workers or 1)))
@@ -137,11 +157,12 @@ def sweep_name(study: str, grace_period: int, reduction_factor: int) -> str:
 
 
 def sweep_requests(request: StudyRequest) -> list[RunRequest]:
-    """The sweep methods' settings (grace period x reduction factor) on LeNet with 2 workers,
-    the setting of the main job's aim (a median time to target of at most 120 s)."""
+    """The sweep methods' settings (grace period x reduction factor) with 2 workers on the first
+    benchmark: LeNet by default, the setting of the main job's aim (a median time to target of
+    at most 120 s)."""
     if not request.sweep_methods:
         return []
-    benchmark = BENCHMARKS["fashion_mnist_lenet"]
+    benchmark = request.benchmarks[0]
     runs = []
     for grace in SWEEP_GRACE_PERIODS:
         for factor in SWEEP_REDUCTION_FACTORS:
@@ -207,8 +228,9 @@ def write_report(request: StudyRequest, output_dir: Path, costs: pd.DataFrame | 
         sweep.frame().to_csv(output_dir / "sweep.csv", index=False)
         sweep_text = sweep.to_markdown()
         (output_dir / "sweep.md").write_text(sweep_text + "\n")
-        text += ("\n### Settings: fashion_mnist_lenet, 2 workers (time to target; the aim is a median "
-                 "of at most 120 s)\n\n" + sweep_text + "\n")
+        swept = request.benchmarks[0].label
+        aim = "; the aim is a median of at most 120 s" if swept == "fashion_mnist_lenet" else ""
+        text += f"\n### Settings: {swept}, 2 workers (time to target{aim})\n\n" + sweep_text + "\n"
     if costs is not None:
         costs.to_csv(output_dir / "costs.csv", index=False)
         text += "\n### What each method cost to simulate (this run)\n\n" + frame_markdown(costs) + "\n"
@@ -216,8 +238,8 @@ def write_report(request: StudyRequest, output_dir: Path, costs: pd.DataFrame | 
     (output_dir / "study.json").write_text(json.dumps(
         {**analysed.to_json(MODEL_BASED_METHODS, PEER_METHODS), "sweep": sweep.to_json(),
          "costs": None if costs is None else costs.to_dict("records"),
-         "benchmarks": {b: {"budget_s": BENCHMARKS[b].budget_s, "target": BENCHMARKS[b].target,
-                            "why": BENCHMARKS[b].why} for b in analysed.benchmarks}},
+         "benchmarks": {b.label: {"objective": b.objective, "budget_s": b.budget_s, "target": b.target,
+                                  "why": b.why} for b in request.benchmarks if b.label in analysed.benchmarks}},
         indent=1, default=str))
     print(text)
     written = [output_dir / name for name in ("study.md", "study.csv", "study.json")]
