@@ -170,9 +170,10 @@ def test_a_metric_the_script_never_reports_stops_the_run_at_the_first_result(tmp
     assert summarize_experiment(experiment)["trials_failed"] <= 2  # not one failure after another up to 20
 
 
-def test_a_script_is_recorded_and_replayed_in_simulation(tmp_path, monkeypatch):
+def test_a_script_is_recorded_and_replayed_in_simulation(tmp_path, monkeypatch, capsys):
     """record_curves.py records the script's curves into the user's tables ($HPO_TABLES_DIR), and
-    --backend simulated replays them: every simulated report is a recorded value at its level."""
+    --backend simulated replays them (every simulated report is a recorded value at its level), in
+    a launcher, compare.py and the study."""
     from experiments.record_curves import main as record_curves
 
     monkeypatch.setenv("HPO_TABLES_DIR", str(tmp_path / "tables"))
@@ -189,6 +190,19 @@ def test_a_script_is_recorded_and_replayed_in_simulation(tmp_path, monkeypatch):
     recorded = {(int(e), round(v, 6)) for e, v in zip(table["epoch"], table["mean_loss"])}
     replayed = {(int(e), round(v, 6)) for e, v in zip(results["epoch"], results["mean_loss"])}
     assert replayed <= recorded, replayed - recorded
+
+    # compare.py and analysis.compare take it as any objective
+    import json
+
+    from analysis.compare import main as analyse_comparison
+    from experiments.compare import main as compare
+
+    compare([*script_flags(), "--backend", "simulated", "--methods", "asha,sync_sh", "--seeds", "1",
+             "--max-wallclock-time", "20", "--workers", "2", "--results-dir", str(tmp_path / "cmp")])
+    capsys.readouterr()
+    analyse_comparison(["latest", "--json", "--results-dir", str(tmp_path / "cmp")])
+    compared = json.loads(capsys.readouterr().out)
+    assert compared["metric"] == "mean_loss" and sorted(compared["methods"]) == ["asha", "sync_sh"], compared
 
     # the study runs on it as on a built-in benchmark: a comparison per worker count, its report
     from experiments.study import main as study
