@@ -9,7 +9,7 @@
 Each benchmark x worker count is one comparison (STUDY-BENCHMARK-wW) of every method, the
 peers (Optuna's, SMAC3's, DEHB's) included, on the same paired seeds, at grace period 2 and
 reduction factor 2; methods that learn from results run --model-seeds seeds, the others
---seeds. A sweep of grace period and reduction factor (LeNet, 2 workers) of --sweep-methods
+--seeds. A sweep of grace period and reduction factor (first benchmark, 2 workers) of --sweep-methods
 follows. Writes into --output-dir: study.md (ranking sentences and tables, each peer against
 Syne Tune's best method), study.csv (numbers), study.json, study-BENCHMARK.png (regret and
 fraction at target over simulated time, a column per worker count), sweep.md/.csv and

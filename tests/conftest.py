@@ -161,6 +161,7 @@ LONGEST_FIRST = (
     "tests/test_ray_netns.py::",
     "tests/test_own_objective.py::",
     "tests/test_reliability.py::test_resume_completes_an_interrupted_experiment",
+    "tests/test_syne_tune_code.py::test_an_interrupted_script_run_resumes_without_training_an_epoch_twice",
     "tests/test_compare.py::test_one_experiment_per_method_and_seed",
     "tests/test_simulation.py::test_thirty_seed_simulated_comparison",
     "tests/test_simulation.py::test_recording_appends_and_skips_what_is_done",

@@ -98,7 +98,7 @@ class StudyRequest:
     workers: tuple[int, ...] = (1, 2, 4, 8)
     seeds: int = 50
     model_seeds: int = 20  # seeds of the methods that learn from results (model-based, the peers)
-    sweep_methods: tuple[str, ...] = SWEEP_METHODS  # the settings sweep (LeNet, 2 workers)
+    sweep_methods: tuple[str, ...] = SWEEP_METHODS  # the settings sweep (first benchmark, 2 workers)
     # every method is compared at the same settings: those the committed study ran with (the
     # launchers' defaults)
     grace_period: int = STUDY_SETTINGS.grace_period
