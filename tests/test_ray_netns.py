@@ -112,7 +112,7 @@ def test_asha_on_two_machines_ships_the_data_to_the_one_lacking_it(two_machines_
             "--ray-address", cluster.address, "--checkpoint-dir", str(shared),
             "--entry-point", str(project / "train_script.py"), "--config-space", f"{project / 'spaces.py'}:config_space",
             "--metric", "mean_loss", "--max-resource-attr", "steps", "--grace-period", "1",
-            "--max-results", "24", "--results-dir", str(tmp_path / "code-results"),
+            "--max-results", "12", "--results-dir", str(tmp_path / "code-results"),
         ], timeout=600, cwd=REPO)
         assert code_run.returncode == 0, f"stdout:\n{code_run.stdout[-3000:]}\nstderr:\n{code_run.stderr[-3000:]}"
         seen_by_b = set(cluster.run_in_view_of(worker, ["ls", "-A", str(project)]).split()) - {"__pycache__"}
