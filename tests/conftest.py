@@ -1,12 +1,18 @@
-"""Shared fixtures: real launcher runs in subprocesses, written to temporary folders."""
+"""Shared fixtures: real launcher runs, written to temporary folders; and the two ways tests run a
+command: in a subprocess, as a user would (`run_script`), or in this process with the command's
+own argv (`run_here`), which spares a Python start where the shell is not what is tested."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import runpy
 import signal
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -43,6 +49,28 @@ def run_script(args: list[str], timeout: float = 240, env: dict | None = None,
             f"stdout:\n{completed.stdout[-3000:]}\nstderr:\n{completed.stderr[-3000:]}"
         )
     return completed
+
+
+def run_here(args: list[str]) -> str:
+    """Run a repository script (`experiments/NAME.py ...`) or module (`-m analysis.NAME ...`) as
+    `python ARGS` would, but in this process; return what it printed. A non-zero exit fails."""
+    out, saved_argv = io.StringIO(), sys.argv
+    try:
+        with contextlib.redirect_stdout(out):
+            if args[0] == "-m":
+                sys.argv = [args[1], *args[2:]]
+                with warnings.catch_warnings():  # imported before by this process, which `-m` never is
+                    warnings.filterwarnings("ignore", "'.* found in sys.modules", RuntimeWarning)
+                    runpy.run_module(args[1], run_name="__main__", alter_sys=True)
+            else:
+                sys.argv = [args[0], *args[1:]]
+                runpy.run_path(str(REPO / args[0]), run_name="__main__")
+    except SystemExit as e:
+        if e.code:
+            raise AssertionError(f"{' '.join(args)} exited {e.code}\nstdout:\n{out.getvalue()[-3000:]}") from None
+    finally:
+        sys.argv = saved_argv
+    return out.getvalue()
 
 
 def run_launcher(script: str, results_dir: Path, *flags: str, timeout: float = 240) -> Path:

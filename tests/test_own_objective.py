@@ -3,7 +3,7 @@
 script" (one file that is a Syne Tune script and tune function, then ASHA on the script,
 synchronous SH on the function, a summary), each in a fresh results folder.
 
-The commands run in this process (runpy, with the command's own argv), which spares a Python
+The commands run in this process (`run_here`: each with its own argv), which spares a Python
 start per command. Each budget shown becomes a count of 40 or 50 results: a wall-clock budget
 would make the test do less work on a busy machine than on an idle one, and a smaller count
 spares the test time."""
@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import json
 import re
-import runpy
 import shlex
-import sys
-import warnings
 from pathlib import Path
 
 import pandas as pd
 
-from tests.conftest import REPO, assert_loads_in_stock_syne_tune
+from tests.conftest import REPO, assert_loads_in_stock_syne_tune, run_here
 
 
 def readme_section(heading: str) -> str:
@@ -47,27 +44,7 @@ def command_name(words: list[str]) -> str:
     return words[2] if words[1] == "-m" else words[1]
 
 
-def run_in_process(words: list[str], capsys) -> str:
-    """Run `python SCRIPT ARGS` or `python -m MODULE ARGS` as `__main__` here; return its stdout."""
-    assert words[0] == "python", words
-    saved_argv = sys.argv
-    try:
-        if words[1] == "-m":
-            sys.argv = [words[2], *words[3:]]
-            with warnings.catch_warnings():  # imported before by this process, which `-m` never is
-                warnings.filterwarnings("ignore", "'analysis.* found in sys.modules", RuntimeWarning)
-                runpy.run_module(words[2], run_name="__main__", alter_sys=True)
-        else:
-            sys.argv = [words[1], *words[2:]]
-            runpy.run_path(str(REPO / words[1]), run_name="__main__")
-    except SystemExit as e:
-        assert not e.code, f"{shlex.join(words)} exited {e.code}:\n{capsys.readouterr().err[-3000:]}"
-    finally:
-        sys.argv = saved_argv
-    return capsys.readouterr().out
-
-
-def run_section(heading: str, tmp_path: Path, monkeypatch, capsys, swaps: dict[str, str]) -> tuple:
+def run_section(heading: str, tmp_path: Path, monkeypatch, swaps: dict[str, str]) -> tuple:
     """Write the section's file into tmp_path and run its commands there, with each word in
     `swaps` (a flag followed by its value) replaced; return (commands, outputs, experiments)."""
     section = readme_section(heading)
@@ -81,14 +58,15 @@ def run_section(heading: str, tmp_path: Path, monkeypatch, capsys, swaps: dict[s
                 at = words.index(flag)
                 words[at:at + 2] = shlex.split(value)
         words = [str(tmp_path / w) if w.endswith(".png") else w for w in words]
-        outputs.append(run_in_process(words, capsys))
+        assert words[0] == "python", words
+        outputs.append(run_here(words[1:]))
     experiments = sorted((tmp_path / "results").iterdir())
     return filename, commands, outputs, experiments
 
 
-def test_the_readme_example_tunes_a_scikit_learn_model_with_asha_and_sh(tmp_path, monkeypatch, capsys):
+def test_the_readme_example_tunes_a_scikit_learn_model_with_asha_and_sh(tmp_path, monkeypatch):
     filename, commands, outputs, experiments = run_section("## Tune your own model", tmp_path, monkeypatch,
-                                                           capsys, swaps={"--max-results": "--max-results 50"})
+                                                           swaps={"--max-results": "--max-results 50"})
     assert filename == "my_objective.py"
     assert [command_name(c) for c in commands] == ["experiments/run_asha.py", "experiments/run_sync_sh.py",
                                                    "analysis.summarize", "analysis.plot_learning_curves"]
@@ -105,9 +83,9 @@ def test_the_readme_example_tunes_a_scikit_learn_model_with_asha_and_sh(tmp_path
     assert (tmp_path / "digits.png").stat().st_size > 10_000
 
 
-def test_the_readme_syne_tune_file_is_tuned_as_a_script_and_as_a_tune_function(tmp_path, monkeypatch, capsys):
+def test_the_readme_syne_tune_file_is_tuned_as_a_script_and_as_a_tune_function(tmp_path, monkeypatch):
     filename, commands, outputs, experiments = run_section(
-        "## Bring your Syne Tune script", tmp_path, monkeypatch, capsys,
+        "## Bring your Syne Tune script", tmp_path, monkeypatch,
         swaps={"--max-wallclock-time": "--max-results 40", "--max-results": "--max-results 40"})
     assert filename == "train_digits.py"
     assert [command_name(c) for c in commands] == ["experiments/run_asha.py", "experiments/run_sync_sh.py",

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from objectives.tables import TABLES_DIR, recorded_configurations
-from tests.conftest import assert_loads_in_stock_syne_tune, built_once, read_metadata, run_script
+from tests.conftest import assert_loads_in_stock_syne_tune, built_once, read_metadata, run_here, run_script
 
 @pytest.mark.parametrize("objective,configs,batch_sizes", [
     ("fashion_mnist_lenet", 128, (64, 224)), ("cifar10_cnn", 64, (2, 16))])
@@ -38,11 +38,11 @@ def test_recording_appends_and_skips_what_is_done(tmp_path):
     table = tmp_path / "curves.csv"
     flags = ["experiments/record_curves.py", "--smoke", "--max-epochs", "2", "--workers", "2",
              "--table", str(table)]
-    run_script(flags + ["--configs", "3"])
+    run_here(flags + ["--configs", "3"])
     first = pd.read_csv(table)
     assert sorted(first["config_id"].unique()) == [0, 1, 2] and len(first) == 6
-    completed = run_script(flags + ["--configs", "4"])
-    assert "3 of 4 configurations recorded; training 1" in completed.stdout
+    printed = run_here(flags + ["--configs", "4"])
+    assert "3 of 4 configurations recorded; training 1" in printed
     second = pd.read_csv(table)
     assert len(second) == 8
     pd.testing.assert_frame_equal(second[second["config_id"] < 3].reset_index(drop=True),
@@ -62,9 +62,8 @@ def simulated_comparison(tmp_path_factory):
 
 
 def test_thirty_seed_simulated_comparison(simulated_comparison):
-    completed = run_script(["-m", "analysis.compare", "latest", "--json", "--results-dir",
-                            str(simulated_comparison)])
-    comparison = json.loads(completed.stdout)
+    comparison = json.loads(run_here(["-m", "analysis.compare", "latest", "--json", "--results-dir",
+                                      str(simulated_comparison)]))
     assert comparison["simulated"] is True
     for entry in comparison["methods"].values():
         assert [run["seed"] for run in entry["runs"]] == list(range(30))
@@ -79,17 +78,17 @@ def test_thirty_seed_simulated_comparison(simulated_comparison):
 def test_simulated_experiments_load_and_plot_as_real_ones(simulated_comparison, tmp_path):
     experiment = next(p for p in simulated_comparison.iterdir() if (p / "metadata.json").exists())
     assert read_metadata(experiment)["simulated"] is True
-    summary = json.loads(run_script(["-m", "analysis.summarize", str(experiment), "--json"]).stdout)
+    summary = json.loads(run_here(["-m", "analysis.summarize", str(experiment), "--json"]))
     assert summary["simulated"] and {"learning_rate", "batch_size"} <= set(summary["best_config"])
     # stock Syne Tune sees the searched hyperparameter: here the recorded configuration's id
     assert_loads_in_stock_syne_tune(experiment, {"config_id"}, tmp_path)
-    run_script(["-m", "analysis.plot_learning_curves", str(experiment), "-o", str(tmp_path / "c.png")])
+    run_here(["-m", "analysis.plot_learning_curves", str(experiment), "-o", str(tmp_path / "c.png")])
     assert (tmp_path / "c.png").stat().st_size > 10_000
 
 
 def test_replay_fidelity_of_a_real_comparison(real_comparison_dir):
-    report = json.loads(run_script(["experiments/replay_fidelity.py", "real", "--json",
-                                    "--results-dir", str(real_comparison_dir)]).stdout)
+    report = json.loads(run_here(["experiments/replay_fidelity.py", "real", "--json",
+                                  "--results-dir", str(real_comparison_dir)]))
     curves = report["curves"]
     assert curves["trials"] >= 4 and curves["epochs"] >= curves["trials"]
     # the same configurations and seeds retrained on real data: errors as recorded, epoch by
