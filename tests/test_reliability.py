@@ -197,9 +197,9 @@ def test_resume_completes_an_interrupted_experiment(tmp_path, capsys, script):
     assert process.returncode == 130, err[-3000:]
     experiment = next(p for p in tmp_path.iterdir() if p.is_dir())
     before = pd.read_csv(experiment / "results.csv.zip")
-    capsys.readouterr()
-    launch(LAUNCHER_METHODS[script], "test", ["--resume", "latest", "--results-dir", str(tmp_path)])  # here
-    assert "Resuming" in capsys.readouterr().out
+    completed = run_script([f"experiments/{script}", "--resume", "latest", "--results-dir",
+                            str(tmp_path)], timeout=300)
+    assert "Resuming" in completed.stdout
     assert [p for p in tmp_path.iterdir() if p.is_dir()] == [experiment]  # one experiment
     after = pd.read_csv(experiment / "results.csv.zip")
     assert len(after) > len(before)

@@ -16,14 +16,11 @@ import pandas as pd
 import pytest
 
 from analysis import experiment_folder as folder
-from experiments.schedulers import ASYNC_METHODS, SYNC_METHODS
-from experiments.tuning.launch import launch
 from experiments.tuning.plan import RunPlan
-from tests.conftest import REPO
+from tests.conftest import REPO, run_script
 
 WRITTEN_BEFORE = REPO / "tests" / "data" / "written_before_plan_key"
-# the methods of the launcher each experiment was run with (run_asha.py, run_sync_sh.py)
-LAUNCHER_METHODS = {"asha": ASYNC_METHODS, "sync_sh": SYNC_METHODS}
+LAUNCHERS = {"asha": "run_asha.py", "sync_sh": "run_sync_sh.py"}
 
 
 def copy_of(method: str, results_dir: Path) -> Path:
@@ -42,14 +39,14 @@ def test_the_plan_read_back_is_the_one_the_experiment_ran_with(tmp_path):
     assert plan.request.max_results == 60 and plan.request.results_dir == tmp_path
 
 
-@pytest.mark.parametrize("method", sorted(LAUNCHER_METHODS))
-def test_an_experiment_written_before_resumes_to_its_limit(tmp_path, capsys, method):
+@pytest.mark.parametrize("method", sorted(LAUNCHERS))
+def test_an_experiment_written_before_resumes_to_its_limit(tmp_path, method):
     experiment = copy_of(method, tmp_path)
     before = pd.read_csv(experiment / folder.RESULTS_FILE)
     assert 0 < len(before) < 60 and folder.read_metadata(experiment)[folder.INTERRUPTED]
-    capsys.readouterr()
-    launch(LAUNCHER_METHODS[method], "test", ["--resume", "latest", "--results-dir", str(tmp_path)])  # here
-    assert "Resuming" in capsys.readouterr().out
+    completed = run_script([f"experiments/{LAUNCHERS[method]}", "--resume", "latest", "--results-dir",
+                            str(tmp_path)], timeout=300)
+    assert "Resuming" in completed.stdout
     after = pd.read_csv(experiment / folder.RESULTS_FILE)
     assert len(after) >= 60  # the experiment's own --max-results
     assert after.iloc[:len(before)][before.columns].equals(before)
