@@ -46,7 +46,8 @@ def command_name(words: list[str]) -> str:
 
 def run_section(heading: str, tmp_path: Path, monkeypatch, swaps: dict[str, str]) -> tuple:
     """Write the section's file into tmp_path and run its commands there, with each word in
-    `swaps` (a flag followed by its value) replaced; return (commands, outputs, experiments)."""
+    `swaps` (a flag followed by its value) replaced; return (the file's name, the commands as run,
+    what each printed, the experiments written)."""
     section = readme_section(heading)
     filename = write_code_file(section, tmp_path)
     monkeypatch.setenv("SYNETUNE_FOLDER", str(tmp_path / "results"))
