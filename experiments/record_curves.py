@@ -182,7 +182,7 @@ def record(objective_spec: str, n_configs: int, workers: int, max_epochs: int | 
             metadata["configs"][str(config_id)] = configs[config_id]
             spent = time.perf_counter() - started
             metadata["recorded_s"] = round(recorded_before + spent, 1)
-            write_table(table, frame.sort_values(["config_id", "epoch"]), metadata)
+            write_table(table, frame.sort_values(["config_id", LEVEL]), metadata)
             eta = spent / n * (len(todo) - n)
             print(f"[{spent:7.0f}s] {len(done) + n}/{n_configs} recorded (config {config_id}: "
                   f"final {objective.metric} {rows[-1][objective.metric]:.4g}); ETA {eta / 60:.1f} min",

@@ -126,7 +126,8 @@ def test_a_study_of_code_not_yet_recorded_says_how_to_record_it(tmp_path, monkey
     with pytest.raises(SystemExit) as failed:
         study([*script_flags(), "--results-dir", str(tmp_path / "study"), "--output-dir", str(tmp_path / "report")])
     err = capsys.readouterr().err
-    assert failed.value.code == 2 and "no recorded curves of train_script" in err and "record_curves.py" in err, err
+    assert failed.value.code == 2 and "no recorded learning curves for train_script" in err, err
+    assert "record_curves.py and the objective flags given here" in err and "--objective train_script" not in err
     assert not (tmp_path / "study").exists() and not (tmp_path / "report").exists()
 
 
@@ -201,7 +202,7 @@ def test_a_script_is_recorded_and_replayed_in_simulation(tmp_path, monkeypatch, 
     from experiments.compare import main as compare
 
     compare([*script_flags(), "--backend", "simulated", "--methods", "asha,sync_sh", "--seeds", "1",
-             "--max-wallclock-time", "20", "--workers", "2", "--results-dir", str(tmp_path / "cmp")])
+             "--max-results", "30", "--workers", "2", "--results-dir", str(tmp_path / "cmp")])
     capsys.readouterr()
     analyse_comparison(["latest", "--json", "--results-dir", str(tmp_path / "cmp")])
     compared = json.loads(capsys.readouterr().out)
@@ -210,6 +211,7 @@ def test_a_script_is_recorded_and_replayed_in_simulation(tmp_path, monkeypatch, 
     # the study runs on it as on a built-in benchmark: a comparison per worker count, its report
     from experiments.study import main as study
 
+    # the study's only budget is simulated seconds (the simulator's clock, not the machine's)
     study([*script_flags(), "--workers", "2", "--seeds", "2", "--methods", "asha,sync_sh", "--sweep-methods", "none",
            "--max-wallclock-time", "20", "--jobs", "1", "--results-dir", str(tmp_path / "study"),
            "--output-dir", str(tmp_path / "report")])

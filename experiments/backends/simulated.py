@@ -27,7 +27,6 @@ from objectives.trial import RESOURCE_BOUND
 from objectives.usage import UsageError
 
 
-
 class NoTable(UsageError):
     """No recorded table for the objective; the message says how to record one."""
 
@@ -37,10 +36,12 @@ def recorded_table(objective: str) -> tuple[pd.DataFrame, dict]:
     path = table_path(objective)
     frame, metadata = load_table(path)
     if frame.empty:
-        raise NoTable(
-            f"no recorded learning curves for {objective} at {path}: record them with "
-            f"`python experiments/record_curves.py --objective {objective}`"
-        )
+        from objectives import BUILTIN_OBJECTIVES
+
+        how = (f"--objective {objective}" if objective in BUILTIN_OBJECTIVES
+               else "and the objective flags given here (--objective, or --entry-point and the rest)")
+        raise NoTable(f"no recorded learning curves for {objective} at {path}: record them with "
+                      f"`python experiments/record_curves.py {how}`")
     max_epochs = int(metadata.get("max_epochs", frame["epoch"].max()))
     return complete_curves(frame, max_epochs), {**metadata, "max_epochs": max_epochs}
 

@@ -62,14 +62,13 @@ OWN_BUDGET_S = 720.0
 
 
 def own_benchmark(spec: str, budget_s: float | None, target: float | None) -> Benchmark:
-    """A user's objective (its --objective text) as a benchmark: its recorded curves must exist."""
+    """A user's objective (its --objective text) as a benchmark: its recorded curves must exist
+    (NoTable, saying how to record them, before any run starts)."""
+    from experiments.backends.simulated import recorded_table
     from objectives import load_objective
-    from objectives.tables import table_path
 
     name = load_objective(spec).name
-    if not table_path(name).exists():
-        raise UsageError(f"no recorded curves of {name} at {table_path(name)}: record them first with "
-                         f"experiments/record_curves.py and the same objective flags")
+    recorded_table(name)
     why = "given with --target" if target is not None else "analysis.compare's default (none given)"
     return Benchmark(spec, budget_s or OWN_BUDGET_S, target, why, name=name)
 
